@@ -1,0 +1,100 @@
+#include "compress/kv_store.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "base/check.h"
+#include "simd/quant.h"
+
+namespace skv {
+
+LayerKv::LayerKv(int64_t n_kv_heads, int64_t head_dim, int64_t head_dim_v)
+    : n_kv_heads_(n_kv_heads), head_dim_(head_dim), head_dim_v_(head_dim_v) {}
+
+void LayerKv::Reserve(int64_t slots) {
+  if (slots <= capacity_) return;
+  std::vector<uint16_t> k(n_kv_heads_ * slots * head_dim_);
+  std::vector<uint16_t> v(n_kv_heads_ * slots * head_dim_v_);
+  std::vector<int32_t> pos(n_kv_heads_ * slots);
+  for (int64_t g = 0; g < n_kv_heads_ && length_ > 0; ++g) {
+    std::memcpy(&k[g * slots * head_dim_], &k_[g * capacity_ * head_dim_],
+                length_ * head_dim_ * sizeof(uint16_t));
+    std::memcpy(&v[g * slots * head_dim_v_], &v_[g * capacity_ * head_dim_v_],
+                length_ * head_dim_v_ * sizeof(uint16_t));
+    std::memcpy(&pos[g * slots], &pos_[g * capacity_],
+                length_ * sizeof(int32_t));
+  }
+  k_.swap(k);
+  v_.swap(v);
+  pos_.swap(pos);
+  capacity_ = slots;
+}
+
+void LayerKv::Append(const float* k, const float* v, const int32_t* pos,
+                     int64_t T) {
+  if (length_ + T > capacity_) {
+    Reserve(std::max(length_ + T, capacity_ * 2));
+  }
+  for (int64_t g = 0; g < n_kv_heads_; ++g) {
+    for (int64_t t = 0; t < T; ++t) {
+      const int64_t slot = g * capacity_ + length_ + t;
+      F32ToF16(k + (t * n_kv_heads_ + g) * head_dim_, &k_[slot * head_dim_],
+               head_dim_);
+      F32ToF16(v + (t * n_kv_heads_ + g) * head_dim_v_,
+               &v_[slot * head_dim_v_], head_dim_v_);
+      pos_[slot] = pos[t];
+    }
+  }
+  length_ += T;
+}
+
+KvView LayerKv::View() const {
+  KvView view;
+  view.k = k_.data();
+  view.v = v_.data();
+  view.pos = pos_.data();
+  view.n = length_;
+  view.head_stride = capacity_;
+  return view;
+}
+
+int64_t LayerKv::live_bytes() const {
+  return n_kv_heads_ * length_ *
+         ((head_dim_ + head_dim_v_) * sizeof(uint16_t) + sizeof(int32_t));
+}
+
+int64_t LayerKv::reserved_bytes() const {
+  return n_kv_heads_ * capacity_ *
+         ((head_dim_ + head_dim_v_) * sizeof(uint16_t) + sizeof(int32_t));
+}
+
+KvStore::KvStore(int64_t n_layers, int64_t n_kv_heads, int64_t head_dim,
+                 int64_t head_dim_v) {
+  SKV_CHECK(n_layers > 0 && n_kv_heads > 0 && head_dim > 0);
+  layers_.reserve(n_layers);
+  for (int64_t l = 0; l < n_layers; ++l) {
+    layers_.emplace_back(n_kv_heads, head_dim, head_dim_v);
+  }
+}
+
+void KvStore::Reserve(int64_t slots) {
+  for (auto& l : layers_) l.Reserve(slots);
+}
+
+void KvStore::Clear() {
+  for (auto& l : layers_) l.Clear();
+}
+
+int64_t KvStore::live_bytes() const {
+  int64_t b = 0;
+  for (const auto& l : layers_) b += l.live_bytes();
+  return b;
+}
+
+int64_t KvStore::reserved_bytes() const {
+  int64_t b = 0;
+  for (const auto& l : layers_) b += l.reserved_bytes();
+  return b;
+}
+
+}  // namespace skv

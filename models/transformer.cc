@@ -1,0 +1,169 @@
+#include "models/transformer.h"
+
+#include <cmath>
+#include <vector>
+
+#include "base/check.h"
+#include "base/parallel.h"
+#include "simd/attention.h"
+#include "simd/matmul.h"
+#include "simd/ops.h"
+#include "simd/quant.h"
+
+namespace skv {
+namespace {
+
+MatrixRef Matrix(const WeightTensor& w) {
+  MatrixRef m;
+  m.data = w.data;
+  m.type = w.type;
+  m.rows = w.rows;
+  m.cols = w.cols;
+  m.row_bytes = w.row_bytes;
+  return m;
+}
+
+// y[T][w.rows] = x[T][w.cols] * W^T (+ bias).
+void Project(const WeightTensor& w, const WeightTensor& bias, const float* x,
+             int64_t T, float* y) {
+  MatMul(Matrix(w), x, w.cols, T, y, w.rows);
+  if (bias.present()) {
+    ParallelFor(T, [&](int64_t t) { AddInPlace(y + t * w.rows, bias.f32(), w.rows); });
+  }
+}
+
+// Normalises T rows of n floats: out[t] = RmsNorm(x[t]) * weight.
+void NormRows(const float* x, const WeightTensor& weight, float eps, int64_t T,
+              int64_t n, float* out) {
+  ParallelFor(T, [&](int64_t t) {
+    RmsNorm(x + t * n, weight.f32(), eps, n, out + t * n);
+  });
+}
+
+// Activations of one batch. Shapes use T = batch size.
+struct Activations {
+  explicit Activations(const ModelConfig& c, int64_t T)
+      : x(T * c.n_embd), h(T * c.n_embd), q(T * c.q_dim()),
+        k(T * c.kv_dim()), v(T * c.v_dim()), att(T * c.q_dim()),
+        o(T * c.n_embd), gate(T * c.n_ff), up(T * c.n_ff) {}
+  std::vector<float> x;     // [T][n_embd] residual stream
+  std::vector<float> h;     // [T][n_embd] normalised input of a sub-block
+  std::vector<float> q;     // [T][n_heads][head_dim]
+  std::vector<float> k;     // [T][n_kv_heads][head_dim]
+  std::vector<float> v;     // [T][n_kv_heads][head_dim_v]
+  std::vector<float> att;   // [T][n_heads][head_dim_v]
+  std::vector<float> o;     // [T][n_embd] sub-block output
+  std::vector<float> gate;  // [T][n_ff]
+  std::vector<float> up;    // [T][n_ff]
+};
+
+void AttentionBlock(const ModelConfig& c, const LayerConfig& lc,
+                    const LayerWeights& w, std::span<const int32_t> pos,
+                    LayerKv& layer_kv, Activations& a) {
+  const int64_t T = static_cast<int64_t>(pos.size());
+  NormRows(a.x.data(), w.attn_norm, c.norm_eps, T, c.n_embd, a.h.data());
+  Project(w.wq, w.bq, a.h.data(), T, a.q.data());
+  Project(w.wk, w.bk, a.h.data(), T, a.k.data());
+  Project(w.wv, w.bv, a.h.data(), T, a.v.data());
+  if (w.q_norm.present()) {
+    RmsNormRows(a.q.data(), T * c.n_heads, c.head_dim, c.head_dim,
+                w.q_norm.f32(), c.norm_eps);
+  }
+  if (w.k_norm.present()) {
+    RmsNormRows(a.k.data(), T * c.n_kv_heads, c.head_dim, c.head_dim,
+                w.k_norm.f32(), c.norm_eps);
+  }
+  ParallelFor(T, [&](int64_t t) {
+    Rope(a.q.data() + t * c.q_dim(), c.n_heads, c.head_dim, pos[t], lc.rope);
+    Rope(a.k.data() + t * c.kv_dim(), c.n_kv_heads, c.head_dim, pos[t],
+         lc.rope);
+  });
+  layer_kv.Append(a.k.data(), a.v.data(), pos.data(), T);
+
+  AttentionShape shape{c.n_heads, c.n_kv_heads, c.head_dim};
+  AttentionMask mask;
+  mask.sliding_window = lc.sliding_window;
+  mask.softcap = c.attn_softcap;
+  Attention(shape, mask, c.attn_scale, a.q.data(), pos.data(), T,
+            layer_kv.View(), a.att.data());
+  Project(w.wo, WeightTensor{}, a.att.data(), T, a.o.data());
+  if (w.post_attn_norm.present()) {
+    NormRows(a.o.data(), w.post_attn_norm, c.norm_eps, T, c.n_embd,
+             a.o.data());
+  }
+  ParallelFor(T, [&](int64_t t) {
+    AddInPlace(a.x.data() + t * c.n_embd, a.o.data() + t * c.n_embd, c.n_embd);
+  });
+}
+
+void FeedForwardBlock(const ModelConfig& c, const LayerWeights& w, int64_t T,
+                      Activations& a) {
+  NormRows(a.x.data(), w.ffn_norm, c.norm_eps, T, c.n_embd, a.h.data());
+  Project(w.w_gate, WeightTensor{}, a.h.data(), T, a.gate.data());
+  Project(w.w_up, WeightTensor{}, a.h.data(), T, a.up.data());
+  ParallelFor(T, [&](int64_t t) {
+    float* g = a.gate.data() + t * c.n_ff;
+    const float* u = a.up.data() + t * c.n_ff;
+    if (c.activation == FfnActivation::kGeluTanh) {
+      GeluTanhMul(g, u, c.n_ff, g);
+    } else {
+      SiluMul(g, u, c.n_ff, g);
+    }
+  });
+  Project(w.w_down, WeightTensor{}, a.gate.data(), T, a.o.data());
+  if (w.post_ffn_norm.present()) {
+    NormRows(a.o.data(), w.post_ffn_norm, c.norm_eps, T, c.n_embd,
+             a.o.data());
+  }
+  ParallelFor(T, [&](int64_t t) {
+    AddInPlace(a.x.data() + t * c.n_embd, a.o.data() + t * c.n_embd, c.n_embd);
+  });
+}
+
+}  // namespace
+
+void Forward(const Model& model, std::span<const int32_t> tokens,
+             std::span<const int32_t> positions, KvStore& kv,
+             std::span<const int64_t> logit_rows, float* logits) {
+  const ModelConfig& c = model.config();
+  const ModelWeights& w = model.weights();
+  const int64_t T = static_cast<int64_t>(tokens.size());
+  SKV_CHECK(positions.size() == tokens.size());
+  SKV_CHECK(kv.n_layers() == c.n_layers);
+  if (T == 0) return;
+  Activations a(c, T);
+
+  const auto* embd = static_cast<const uint8_t*>(w.token_embd.data);
+  ParallelFor(T, [&](int64_t t) {
+    SKV_CHECK(tokens[t] >= 0 && tokens[t] < c.n_vocab);
+    float* row = a.x.data() + t * c.n_embd;
+    DequantizeRow(w.token_embd.type, embd + tokens[t] * w.token_embd.row_bytes,
+                  row, c.n_embd);
+    if (c.embd_scale != 1.f) ScaleInPlace(row, c.embd_scale, c.n_embd);
+  });
+
+  for (int64_t l = 0; l < c.n_layers; ++l) {
+    AttentionBlock(c, c.layers[l], w.layers[l], positions, kv.layer(l), a);
+    FeedForwardBlock(c, w.layers[l], T, a);
+  }
+
+  const int64_t n_out = static_cast<int64_t>(logit_rows.size());
+  if (n_out == 0) return;
+  std::vector<float> final_rows(n_out * c.n_embd);  // [n_out][n_embd]
+  ParallelFor(n_out, [&](int64_t i) {
+    SKV_CHECK(logit_rows[i] >= 0 && logit_rows[i] < T);
+    RmsNorm(a.x.data() + logit_rows[i] * c.n_embd, w.output_norm.f32(),
+            c.norm_eps, c.n_embd, final_rows.data() + i * c.n_embd);
+  });
+  MatMul(Matrix(w.output), final_rows.data(), c.n_embd, n_out, logits,
+         c.n_vocab);
+  if (c.final_softcap > 0.f) {
+    const float cap = c.final_softcap;
+    ParallelFor(n_out, [&](int64_t i) {
+      float* row = logits + i * c.n_vocab;
+      for (int64_t j = 0; j < c.n_vocab; ++j) row[j] = cap * std::tanh(row[j] / cap);
+    });
+  }
+}
+
+}  // namespace skv

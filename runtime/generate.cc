@@ -1,0 +1,43 @@
+#include "runtime/generate.h"
+
+#include <chrono>
+
+namespace skv {
+namespace {
+double Since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t)
+      .count();
+}
+}  // namespace
+
+StatusOr<GenerationStats> Generate(Session& session, Sampler& sampler,
+                                   const std::vector<int32_t>& prompt,
+                                   int64_t n_predict,
+                                   const std::function<void(int32_t)>& on_token) {
+  if (prompt.empty()) return Status::Error("the prompt has no tokens");
+  GenerationStats stats;
+  stats.prompt_tokens = static_cast<int64_t>(prompt.size());
+  session.Reset();
+  std::vector<float> logits;  // [n_vocab]
+  auto t0 = std::chrono::steady_clock::now();
+  SKV_RETURN_IF_ERROR(session.Evaluate(prompt, /*all_logits=*/false, &logits));
+  stats.prefill_seconds = Since(t0);
+  const Tokenizer& tok = session.model().tokenizer();
+  t0 = std::chrono::steady_clock::now();
+  for (int64_t i = 0; i < n_predict; ++i) {
+    const int32_t id = sampler.Sample(logits);
+    if (tok.IsEndOfGeneration(id)) {
+      stats.stopped_at_eog = true;
+      break;
+    }
+    ++stats.generated_tokens;
+    if (on_token) on_token(id);
+    if (i + 1 == n_predict || session.n_past() >= session.n_ctx()) break;
+    const int32_t next[1] = {id};
+    SKV_RETURN_IF_ERROR(session.Evaluate(next, /*all_logits=*/false, &logits));
+  }
+  stats.decode_seconds = Since(t0);
+  return stats;
+}
+
+}  // namespace skv

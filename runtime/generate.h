@@ -1,0 +1,30 @@
+// Prompt prefill followed by token-by-token decoding, with timings.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "base/status.h"
+#include "runtime/sampler.h"
+#include "runtime/session.h"
+
+namespace skv {
+
+struct GenerationStats {
+  int64_t prompt_tokens = 0;
+  int64_t generated_tokens = 0;
+  double prefill_seconds = 0;
+  double decode_seconds = 0;
+  bool stopped_at_eog = false;
+};
+
+// Prefills `prompt` into a fresh session, then samples up to n_predict tokens
+// (stopping at end-of-generation tokens); on_token(id) streams each one.
+// Decode positions continue at prompt length + t.
+StatusOr<GenerationStats> Generate(Session& session, Sampler& sampler,
+                                   const std::vector<int32_t>& prompt,
+                                   int64_t n_predict,
+                                   const std::function<void(int32_t)>& on_token);
+
+}  // namespace skv

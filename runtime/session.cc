@@ -1,0 +1,75 @@
+#include "runtime/session.h"
+
+#include <algorithm>
+#include <numeric>
+#include <string>
+
+#include "models/transformer.h"
+
+namespace skv {
+
+Session::Session(const Model& model, const SessionOptions& options)
+    : model_(&model),
+      options_(options),
+      kv_(model.config().n_layers, model.config().n_kv_heads,
+          model.config().head_dim, model.config().head_dim_v) {}
+
+StatusOr<Session> Session::Create(const Model& model,
+                                  const SessionOptions& options) {
+  if (options.n_ctx <= 0) {
+    return Status::Error("-c/--ctx-size must be > 0, got " +
+                         std::to_string(options.n_ctx));
+  }
+  if (options.n_batch <= 0) {
+    return Status::Error("-b/--batch-size must be > 0, got " +
+                         std::to_string(options.n_batch));
+  }
+  Session session(model, options);
+  session.kv_.Reserve(options.n_ctx);
+  return session;
+}
+
+Status Session::Evaluate(std::span<const int32_t> tokens, bool all_logits,
+                         std::vector<float>* logits) {
+  const int64_t n = static_cast<int64_t>(tokens.size());
+  const int64_t n_vocab = model_->config().n_vocab;
+  if (n_past_ + n > options_.n_ctx) {
+    return Status::Error("context full: " + std::to_string(n_past_) + " + " +
+                         std::to_string(n) + " tokens exceed -c/--ctx-size " +
+                         std::to_string(options_.n_ctx));
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    if (tokens[i] < 0 || tokens[i] >= n_vocab) {
+      return Status::Error("token id " + std::to_string(tokens[i]) +
+                           " at index " + std::to_string(i) +
+                           " is outside the vocabulary [0, " +
+                           std::to_string(n_vocab) + ")");
+    }
+  }
+  if (logits != nullptr) logits->assign((all_logits ? n : 1) * n_vocab, 0.f);
+  for (int64_t b = 0; b < n; b += options_.n_batch) {
+    const int64_t T = std::min(options_.n_batch, n - b);
+    std::vector<int32_t> pos(T);  // [T] original positions
+    std::iota(pos.begin(), pos.end(), static_cast<int32_t>(n_past_));
+    std::vector<int64_t> rows;
+    float* out = nullptr;
+    if (logits != nullptr && all_logits) {
+      rows.resize(T);
+      std::iota(rows.begin(), rows.end(), 0);
+      out = logits->data() + b * n_vocab;
+    } else if (logits != nullptr && b + T == n) {
+      rows.push_back(T - 1);
+      out = logits->data();
+    }
+    Forward(*model_, tokens.subspan(b, T), pos, kv_, rows, out);
+    n_past_ += T;
+  }
+  return Status::Ok();
+}
+
+void Session::Reset() {
+  kv_.Clear();
+  n_past_ = 0;
+}
+
+}  // namespace skv

@@ -1,0 +1,49 @@
+// A Session holds one sequence's state (KV cache, position) over a shared
+// Model: prefill a prompt in token batches, then decode one token at a time.
+// Not thread-safe; use one Session per sequence.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "base/status.h"
+#include "compress/kv_store.h"
+#include "models/model.h"
+
+namespace skv {
+
+struct SessionOptions {
+  int64_t n_ctx = 4096;   // maximum tokens (prompt + generated)
+  int64_t n_batch = 512;  // prompt tokens per forward batch
+};
+
+class Session {
+ public:
+  // Errors name the flag (-c, -b) when the options are impossible.
+  static StatusOr<Session> Create(const Model& model,
+                                  const SessionOptions& options);
+
+  // Appends tokens at positions n_past.. and evaluates them. With
+  // all_logits, `logits` receives [tokens][n_vocab]; otherwise only the last
+  // token's [n_vocab]. Errors: context full (names -c), invalid token id.
+  Status Evaluate(std::span<const int32_t> tokens, bool all_logits,
+                  std::vector<float>* logits);
+
+  // Forgets every token (keeps allocations).
+  void Reset();
+
+  int64_t n_past() const { return n_past_; }
+  int64_t n_ctx() const { return options_.n_ctx; }
+  const KvStore& kv() const { return kv_; }
+  const Model& model() const { return *model_; }
+
+ private:
+  Session(const Model& model, const SessionOptions& options);
+  const Model* model_;
+  SessionOptions options_;
+  KvStore kv_;
+  int64_t n_past_ = 0;
+};
+
+}  // namespace skv

@@ -1,0 +1,26 @@
+// Activation rounding as llama.cpp's CPU backend does it. Before a dot
+// product with quantised weights, ggml converts the f32 activations to the
+// weights' "vec_dot_type" (8-bit blocks for quantised weights, f16/bf16 for
+// 16-bit weights) and multiplies integers. Reproducing that rounding makes our
+// logits match the reference implementation users compare against, and the
+// same 8-bit activations are what integer dot-product kernels consume.
+#pragma once
+
+#include <cstdint>
+
+#include "simd/ggml_types.h"
+
+namespace skv {
+
+// ggml's vec_dot_type for weights of `weight_type`: Q8_0 for Q4_0, Q5_0 and
+// Q8_0; Q8_1 for Q4_1 and Q5_1; Q8_K for the K-quants; F16/BF16 for F16/BF16;
+// F32 for F32 (no rounding).
+GgmlType ActivationType(GgmlType weight_type);
+
+// out[0..n) = the values of x after a round trip through
+// ActivationType(weight_type): what ggml's dot product really multiplies.
+// n is a multiple of the weights' block size; out may alias x.
+void RoundActivations(GgmlType weight_type, const float* x, float* out,
+                      int64_t n);
+
+}  // namespace skv

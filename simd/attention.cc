@@ -1,0 +1,569 @@
+// Flash-attention style kernel for simd/attention.h.
+//
+// Work item = (KV head g, block of consecutive queries). Its rows are the
+// (query, head) pairs of the block for the n_rep query heads that share g,
+// so every K/V tile is converted from f16 once and reused by all of them.
+// Per key tile:
+//   1. K tile -> f32 [Bk][D]; scores S[j][r] = sum_d K[j][d] * Qt[d][r] with
+//      the queries transposed once per item, so the inner loop vectorises
+//      across rows and needs no horizontal sums.
+//   2. softcap, mask by original positions, online softmax across rows
+//      (running max m[r] and sum l[r], f32).
+//   3. V tile -> f32 [Bk][Dp]; acc[r][:] = alpha[r] * acc[r][:] +
+//      sum_j P[j][r] * V[j][:], register-blocked 4 rows x 2 vectors.
+// Each work item is computed by one thread in a fixed order, so results do
+// not depend on the thread count. Window saliency (optional) runs a second
+// pass, per (KV head, key tile), over the window rows with the final m and l.
+#include "simd/attention.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "base/check.h"
+#include "base/parallel.h"
+#include "hwy/aligned_allocator.h"
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "simd/attention.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+#include "hwy/contrib/math/math-inl.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace skv {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+using DF = hn::ScalableTag<float>;
+using VF = hn::Vec<DF>;
+using DI = hn::RebindToSigned<DF>;
+using DH = hn::Rebind<hwy::float16_t, DF>;
+
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+constexpr int64_t kMaxLanes = 64;
+// Rows (query x head pairs) per work item: enough to amortise the f16->f32
+// tile conversion and keep Qt, S and acc in L1/L2.
+constexpr int64_t kTargetRows = 32;
+
+inline int64_t RoundUp(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+
+// exp(x) with x <= 0; Highway's Exp returns 0 below -104 but converts the
+// argument to int first, so -inf is clamped out of harm's way.
+HWY_INLINE VF ExpNeg(DF d, VF x) {
+  return hn::Exp(d, hn::Max(x, hn::Set(d, -120.f)));
+}
+
+// Per-thread scratch, grown on demand and reused by every later item and
+// call, so tiles never allocate.
+struct Scratch {
+  hwy::AlignedFreeUniquePtr<float[]> f;
+  hwy::AlignedFreeUniquePtr<int32_t[]> i;
+  size_t f_cap = 0, i_cap = 0;
+  float* Floats(size_t n) {
+    if (n > f_cap) {
+      f = hwy::AllocateAligned<float>(n);
+      f_cap = n;
+    }
+    return f.get();
+  }
+  int32_t* Ints(size_t n) {
+    if (n > i_cap) {
+      i = hwy::AllocateAligned<int32_t>(n);
+      i_cap = n;
+    }
+    return i.get();
+  }
+};
+thread_local Scratch tls_scratch;
+
+// Call-wide constants.
+struct Plan {
+  int64_t H, n_rep, D, Dp, Bk;
+  int64_t W;
+  float softcap, scale;
+  const float* q;
+  const int32_t* q_pos;
+  int64_t n_q;
+  KvView kv;
+};
+
+// Rows of one work item: queries [t0, t1) x the n_rep heads of KV head g;
+// row r = (t0 + r / n_rep, g * n_rep + r % n_rep).
+struct Block {
+  int64_t g, t0, t1, R, Rp;
+  float* qt;    // [D][Rp] scaled queries, transposed
+  float* s;     // [Bk][Rp] scores, then probabilities
+  float* kf;    // [Bk][D] key tile in f32
+  float* vf;    // [Bk][Dp] value tile in f32, zero past D
+  float* acc;   // [Rp][Dp] unnormalised outputs
+  float* m;     // [Rp] running max (-inf: nothing visible yet)
+  float* l;     // [Rp] running sum
+  float* alpha; // [Rp] rescale of acc for the current tile
+  int32_t* lo;  // [Rp] lowest visible key position (padded rows: INT32_MAX)
+  int32_t* hi;  // [Rp] query position (padded rows: INT32_MIN)
+  int32_t lo_min, hi_max;  // block extremes, for skipping tiles
+};
+
+void SetupBlock(const Plan& p, int64_t g, int64_t t0, int64_t t1, Block& b) {
+  const DF d;
+  const int64_t N = hn::Lanes(d);
+  b.g = g;
+  b.t0 = t0;
+  b.t1 = t1;
+  b.R = (t1 - t0) * p.n_rep;
+  b.Rp = RoundUp(b.R, std::max<int64_t>(4, N));
+  const int64_t Rp = b.Rp, D = p.D, Dp = p.Dp, Bk = p.Bk;
+  // Every section starts on a 64-byte boundary (16 floats).
+  const int64_t sz_qt = RoundUp(D * Rp, 16), sz_s = RoundUp(Bk * Rp, 16);
+  const int64_t sz_kf = RoundUp(Bk * D, 16), sz_vf = RoundUp(Bk * Dp, 16);
+  const int64_t sz_acc = Rp * Dp, sz_row = RoundUp(Rp, 16);
+  float* f = tls_scratch.Floats(static_cast<size_t>(
+      sz_qt + sz_s + sz_kf + sz_vf + sz_acc + 3 * sz_row));
+  b.qt = f;
+  b.s = b.qt + sz_qt;
+  b.kf = b.s + sz_s;
+  b.vf = b.kf + sz_kf;
+  b.acc = b.vf + sz_vf;
+  b.m = b.acc + sz_acc;
+  b.l = b.m + sz_row;
+  b.alpha = b.l + sz_row;
+  int32_t* ip = tls_scratch.Ints(static_cast<size_t>(2 * sz_row));
+  b.lo = ip;
+  b.hi = ip + sz_row;
+
+  std::fill(b.qt, b.qt + D * Rp, 0.f);
+  b.lo_min = std::numeric_limits<int32_t>::max();
+  b.hi_max = std::numeric_limits<int32_t>::min();
+  for (int64_t r = 0; r < Rp; ++r) {
+    if (r >= b.R) {
+      b.lo[r] = std::numeric_limits<int32_t>::max();
+      b.hi[r] = std::numeric_limits<int32_t>::min();
+      continue;
+    }
+    const int64_t t = t0 + r / p.n_rep;
+    const int64_t h = g * p.n_rep + r % p.n_rep;
+    const float* src = p.q + (t * p.H + h) * D;
+    for (int64_t k = 0; k < D; ++k) b.qt[k * Rp + r] = src[k] * p.scale;
+    const int64_t qp = p.q_pos[t];
+    const int64_t lo =
+        p.W > 0 ? std::max<int64_t>(qp - p.W + 1,
+                                    std::numeric_limits<int32_t>::min())
+                : std::numeric_limits<int32_t>::min();
+    b.lo[r] = static_cast<int32_t>(lo);
+    b.hi[r] = static_cast<int32_t>(qp);
+    b.lo_min = std::min(b.lo_min, b.lo[r]);
+    b.hi_max = std::max(b.hi_max, b.hi[r]);
+  }
+}
+
+// dst[0, D) = f32(src[0, D)); dst[D, Dp) = 0.
+HWY_INLINE void PromoteRow(const uint16_t* src, int64_t D, int64_t Dp,
+                           float* dst) {
+  const DF d;
+  const DH dh;
+  const int64_t N = hn::Lanes(d);
+  const hwy::float16_t* s = reinterpret_cast<const hwy::float16_t*>(src);
+  int64_t k = 0;
+  for (; k + N <= D; k += N) {
+    hn::StoreU(hn::PromoteTo(d, hn::LoadU(dh, s + k)), d, dst + k);
+  }
+  if (k < D) {
+    HWY_ALIGN hwy::float16_t buf[kMaxLanes] = {};
+    HWY_ALIGN float out[kMaxLanes];
+    std::memcpy(buf, s + k, static_cast<size_t>(D - k) * sizeof(uint16_t));
+    hn::Store(hn::PromoteTo(d, hn::Load(dh, buf)), d, out);
+    std::memcpy(dst + k, out, static_cast<size_t>(D - k) * sizeof(float));
+  }
+  for (int64_t z = D; z < Dp; ++z) dst[z] = 0.f;
+}
+
+// S[j][r] for j < nk_pad (a multiple of 4; kf rows past nk are zero).
+void ScoresTile(const Plan& p, const Block& b, int64_t nk_pad) {
+  const DF d;
+  const int64_t N = hn::Lanes(d);
+  const int64_t D = p.D, Rp = b.Rp, nrv = Rp / N;
+  for (int64_t j = 0; j < nk_pad; j += 4) {
+    const float* k0 = b.kf + j * D;
+    const float* k1 = k0 + D;
+    const float* k2 = k1 + D;
+    const float* k3 = k2 + D;
+    float* s0 = b.s + j * Rp;
+    int64_t rv = 0;
+    for (; rv + 2 <= nrv; rv += 2) {
+      const float* qc = b.qt + rv * N;
+      VF c00 = hn::Zero(d), c01 = hn::Zero(d), c10 = hn::Zero(d),
+         c11 = hn::Zero(d), c20 = hn::Zero(d), c21 = hn::Zero(d),
+         c30 = hn::Zero(d), c31 = hn::Zero(d);
+      for (int64_t k = 0; k < D; ++k) {
+        const VF q0 = hn::Load(d, qc + k * Rp);
+        const VF q1 = hn::Load(d, qc + k * Rp + N);
+        const VF b0 = hn::Set(d, k0[k]), b1 = hn::Set(d, k1[k]);
+        const VF b2 = hn::Set(d, k2[k]), b3 = hn::Set(d, k3[k]);
+        c00 = hn::MulAdd(b0, q0, c00);
+        c01 = hn::MulAdd(b0, q1, c01);
+        c10 = hn::MulAdd(b1, q0, c10);
+        c11 = hn::MulAdd(b1, q1, c11);
+        c20 = hn::MulAdd(b2, q0, c20);
+        c21 = hn::MulAdd(b2, q1, c21);
+        c30 = hn::MulAdd(b3, q0, c30);
+        c31 = hn::MulAdd(b3, q1, c31);
+      }
+      float* o = s0 + rv * N;
+      hn::Store(c00, d, o);
+      hn::Store(c01, d, o + N);
+      hn::Store(c10, d, o + Rp);
+      hn::Store(c11, d, o + Rp + N);
+      hn::Store(c20, d, o + 2 * Rp);
+      hn::Store(c21, d, o + 2 * Rp + N);
+      hn::Store(c30, d, o + 3 * Rp);
+      hn::Store(c31, d, o + 3 * Rp + N);
+    }
+    if (rv < nrv) {
+      const float* qc = b.qt + rv * N;
+      VF c0 = hn::Zero(d), c1 = hn::Zero(d), c2 = hn::Zero(d),
+         c3 = hn::Zero(d);
+      for (int64_t k = 0; k < D; ++k) {
+        const VF q0 = hn::Load(d, qc + k * Rp);
+        c0 = hn::MulAdd(hn::Set(d, k0[k]), q0, c0);
+        c1 = hn::MulAdd(hn::Set(d, k1[k]), q0, c1);
+        c2 = hn::MulAdd(hn::Set(d, k2[k]), q0, c2);
+        c3 = hn::MulAdd(hn::Set(d, k3[k]), q0, c3);
+      }
+      float* o = s0 + rv * N;
+      hn::Store(c0, d, o);
+      hn::Store(c1, d, o + Rp);
+      hn::Store(c2, d, o + 2 * Rp);
+      hn::Store(c3, d, o + 3 * Rp);
+    }
+  }
+}
+
+// Converts the K tile and computes its masked (and softcapped) scores:
+// invisible entries become -inf. kpos: [nk] key positions.
+void MaskedScores(const Plan& p, const Block& b, const int32_t* kpos,
+                  int64_t k0, int64_t nk) {
+  const DF d;
+  const DI di;
+  const int64_t N = hn::Lanes(d);
+  const int64_t D = p.D, Rp = b.Rp;
+  const int64_t nk_pad = RoundUp(nk, 4);
+  const uint16_t* kbase = p.kv.k + (b.g * p.kv.head_stride + k0) * D;
+  for (int64_t j = 0; j < nk; ++j) PromoteRow(kbase + j * D, D, D, b.kf + j * D);
+  std::fill(b.kf + nk * D, b.kf + nk_pad * D, 0.f);
+  ScoresTile(p, b, nk_pad);
+  const bool cap = p.softcap > 0.f;
+  const VF vcap = hn::Set(d, p.softcap), vinv = hn::Set(d, 1.f / p.softcap);
+  const VF ninf = hn::Set(d, kNegInf);
+  for (int64_t rv = 0; rv < Rp; rv += N) {
+    const auto vlo = hn::Load(di, b.lo + rv);
+    const auto vhi = hn::Load(di, b.hi + rv);
+    for (int64_t j = 0; j < nk; ++j) {
+      float* sp = b.s + j * Rp + rv;
+      VF s = hn::Load(d, sp);
+      if (cap) s = hn::Mul(vcap, hn::Tanh(d, hn::Mul(s, vinv)));
+      const auto kp = hn::Set(di, kpos[j]);
+      const auto hidden = hn::Or(hn::Lt(kp, vlo), hn::Gt(kp, vhi));
+      hn::Store(hn::IfThenElse(hn::RebindMask(d, hidden), ninf, s), d, sp);
+    }
+  }
+}
+
+// Online-softmax update of m, l, alpha and S -> P for the tile; returns
+// whether any row saw a visible key in it.
+bool SoftmaxTile(const Block& b, int64_t nk) {
+  const DF d;
+  const int64_t N = hn::Lanes(d);
+  const int64_t Rp = b.Rp;
+  const VF ninf = hn::Set(d, kNegInf);
+  bool any = false;
+  for (int64_t rv = 0; rv < Rp; rv += N) {
+    VF tmax = ninf;
+    for (int64_t j = 0; j < nk; ++j) {
+      tmax = hn::Max(tmax, hn::Load(d, b.s + j * Rp + rv));
+    }
+    if (hn::AllTrue(d, hn::Eq(tmax, ninf))) {
+      // Nothing visible for these rows: m, l, acc stay as they are.
+      hn::Store(hn::Set(d, 1.f), d, b.alpha + rv);
+      for (int64_t j = 0; j < nk; ++j) hn::Store(hn::Zero(d), d, b.s + j * Rp + rv);
+      continue;
+    }
+    any = true;
+    const VF m_old = hn::Load(d, b.m + rv);
+    const VF m_new = hn::Max(m_old, tmax);
+    // Rows still without any visible key keep m = -inf; subtracting 0 from
+    // their -inf scores gives exp(-inf) = 0 instead of NaN.
+    const VF m_safe = hn::IfThenZeroElse(hn::Eq(m_new, ninf), m_new);
+    const VF alpha = ExpNeg(d, hn::Sub(m_old, m_safe));
+    VF sum = hn::Zero(d);
+    for (int64_t j = 0; j < nk; ++j) {
+      float* sp = b.s + j * Rp + rv;
+      const VF e = ExpNeg(d, hn::Sub(hn::Load(d, sp), m_safe));
+      sum = hn::Add(sum, e);
+      hn::Store(e, d, sp);
+    }
+    hn::Store(m_new, d, b.m + rv);
+    hn::Store(hn::MulAdd(hn::Load(d, b.l + rv), alpha, sum), d, b.l + rv);
+    hn::Store(alpha, d, b.alpha + rv);
+  }
+  return any;
+}
+
+// acc[r] = alpha[r] * acc[r] + sum_{j < nk} P[j][r] * V[j] for all rows.
+void AccumulateTile(const Plan& p, const Block& b, int64_t k0, int64_t nk) {
+  const DF d;
+  const int64_t N = hn::Lanes(d);
+  const int64_t D = p.D, Dp = p.Dp, Rp = b.Rp;
+  const uint16_t* vbase = p.kv.v + (b.g * p.kv.head_stride + k0) * D;
+  for (int64_t j = 0; j < nk; ++j) {
+    PromoteRow(vbase + j * D, D, Dp, b.vf + j * Dp);
+  }
+  const int64_t R4 = RoundUp(b.R, 4);  // <= Rp; padded rows have P = 0
+  for (int64_t r = 0; r < R4; r += 4) {
+    const VF a0 = hn::Set(d, b.alpha[r]), a1 = hn::Set(d, b.alpha[r + 1]);
+    const VF a2 = hn::Set(d, b.alpha[r + 2]), a3 = hn::Set(d, b.alpha[r + 3]);
+    float* o0 = b.acc + r * Dp;
+    float* o1 = o0 + Dp;
+    float* o2 = o1 + Dp;
+    float* o3 = o2 + Dp;
+    const float* pr = b.s + r;
+    int64_t dc = 0;
+    for (; dc + 2 * N <= Dp; dc += 2 * N) {
+      VF c00 = hn::Mul(hn::Load(d, o0 + dc), a0);
+      VF c01 = hn::Mul(hn::Load(d, o0 + dc + N), a0);
+      VF c10 = hn::Mul(hn::Load(d, o1 + dc), a1);
+      VF c11 = hn::Mul(hn::Load(d, o1 + dc + N), a1);
+      VF c20 = hn::Mul(hn::Load(d, o2 + dc), a2);
+      VF c21 = hn::Mul(hn::Load(d, o2 + dc + N), a2);
+      VF c30 = hn::Mul(hn::Load(d, o3 + dc), a3);
+      VF c31 = hn::Mul(hn::Load(d, o3 + dc + N), a3);
+      for (int64_t j = 0; j < nk; ++j) {
+        const VF v0 = hn::Load(d, b.vf + j * Dp + dc);
+        const VF v1 = hn::Load(d, b.vf + j * Dp + dc + N);
+        const float* pj = pr + j * Rp;
+        const VF p0 = hn::Set(d, pj[0]), p1 = hn::Set(d, pj[1]);
+        const VF p2 = hn::Set(d, pj[2]), p3 = hn::Set(d, pj[3]);
+        c00 = hn::MulAdd(p0, v0, c00);
+        c01 = hn::MulAdd(p0, v1, c01);
+        c10 = hn::MulAdd(p1, v0, c10);
+        c11 = hn::MulAdd(p1, v1, c11);
+        c20 = hn::MulAdd(p2, v0, c20);
+        c21 = hn::MulAdd(p2, v1, c21);
+        c30 = hn::MulAdd(p3, v0, c30);
+        c31 = hn::MulAdd(p3, v1, c31);
+      }
+      hn::Store(c00, d, o0 + dc);
+      hn::Store(c01, d, o0 + dc + N);
+      hn::Store(c10, d, o1 + dc);
+      hn::Store(c11, d, o1 + dc + N);
+      hn::Store(c20, d, o2 + dc);
+      hn::Store(c21, d, o2 + dc + N);
+      hn::Store(c30, d, o3 + dc);
+      hn::Store(c31, d, o3 + dc + N);
+    }
+    if (dc < Dp) {  // one vector left
+      VF c0 = hn::Mul(hn::Load(d, o0 + dc), a0);
+      VF c1 = hn::Mul(hn::Load(d, o1 + dc), a1);
+      VF c2 = hn::Mul(hn::Load(d, o2 + dc), a2);
+      VF c3 = hn::Mul(hn::Load(d, o3 + dc), a3);
+      for (int64_t j = 0; j < nk; ++j) {
+        const VF v0 = hn::Load(d, b.vf + j * Dp + dc);
+        const float* pj = pr + j * Rp;
+        c0 = hn::MulAdd(hn::Set(d, pj[0]), v0, c0);
+        c1 = hn::MulAdd(hn::Set(d, pj[1]), v0, c1);
+        c2 = hn::MulAdd(hn::Set(d, pj[2]), v0, c2);
+        c3 = hn::MulAdd(hn::Set(d, pj[3]), v0, c3);
+      }
+      hn::Store(c0, d, o0 + dc);
+      hn::Store(c1, d, o1 + dc);
+      hn::Store(c2, d, o2 + dc);
+      hn::Store(c3, d, o3 + dc);
+    }
+  }
+}
+
+// Whether any key of positions [tmin, tmax] can be visible to the block.
+inline bool TileMayBeVisible(const Block& b, int32_t tmin, int32_t tmax) {
+  return tmin <= b.hi_max && tmax >= b.lo_min;
+}
+
+inline void TileRange(const int32_t* kpos, int64_t nk, int32_t* tmin,
+                      int32_t* tmax) {
+  int32_t lo = std::numeric_limits<int32_t>::max();
+  int32_t hi = std::numeric_limits<int32_t>::min();
+  for (int64_t j = 0; j < nk; ++j) {
+    lo = std::min(lo, kpos[j]);
+    hi = std::max(hi, kpos[j]);
+  }
+  *tmin = lo;
+  *tmax = hi;
+}
+
+// Final softmax statistics of the window rows: [n_window][H] each.
+struct WindowStats {
+  int64_t t_begin = 0;
+  std::vector<float> m, l;
+};
+
+// Main pass for queries [t0, t1) of KV head g.
+void AttendBlock(const Plan& p, int64_t g, int64_t t0, int64_t t1, float* out,
+                 WindowStats* ws) {
+  Block b;
+  SetupBlock(p, g, t0, t1, b);
+  std::fill(b.m, b.m + b.Rp, kNegInf);
+  std::fill(b.l, b.l + b.Rp, 0.f);
+  std::fill(b.acc, b.acc + b.Rp * p.Dp, 0.f);
+  const int32_t* pos = p.kv.pos + b.g * p.kv.head_stride;
+  for (int64_t k0 = 0; k0 < p.kv.n; k0 += p.Bk) {
+    const int64_t nk = std::min(p.Bk, p.kv.n - k0);
+    int32_t tmin, tmax;
+    TileRange(pos + k0, nk, &tmin, &tmax);
+    if (!TileMayBeVisible(b, tmin, tmax)) continue;
+    MaskedScores(p, b, pos + k0, k0, nk);
+    if (!SoftmaxTile(b, nk)) continue;
+    AccumulateTile(p, b, k0, nk);
+  }
+  for (int64_t r = 0; r < b.R; ++r) {
+    const int64_t t = t0 + r / p.n_rep;
+    const int64_t h = g * p.n_rep + r % p.n_rep;
+    float* dst = out + (t * p.H + h) * p.D;
+    const float* src = b.acc + r * p.Dp;
+    const float inv = b.l[r] > 0.f ? 1.f / b.l[r] : 0.f;
+    for (int64_t k = 0; k < p.D; ++k) dst[k] = src[k] * inv;
+    if (ws != nullptr && t >= ws->t_begin) {
+      ws->m[(t - ws->t_begin) * p.H + h] = b.m[r];
+      ws->l[(t - ws->t_begin) * p.H + h] = b.l[r];
+    }
+  }
+}
+
+// Window saliency of key tile [k0, k0 + nk) of KV head g: recomputes the
+// window rows' scores and normalises them with the final m and l.
+void WindowTile(const Plan& p, int64_t g, int64_t k0, const WindowStats& ws,
+                float* scores) {
+  const DF d;
+  const int64_t N = hn::Lanes(d);
+  const int64_t nk = std::min(p.Bk, p.kv.n - k0);
+  const int64_t n = p.kv.n;
+  for (int64_t hi = 0; hi < p.n_rep; ++hi) {
+    float* dst = scores + (g * p.n_rep + hi) * n + k0;
+    std::fill(dst, dst + nk, 0.f);
+  }
+  Block b;
+  SetupBlock(p, g, ws.t_begin, p.n_q, b);
+  const int32_t* pos = p.kv.pos + g * p.kv.head_stride + k0;
+  int32_t tmin, tmax;
+  TileRange(pos, nk, &tmin, &tmax);
+  if (!TileMayBeVisible(b, tmin, tmax)) return;
+  // Reuse m (max, -inf -> 0) and alpha (1 / l, 0 when nothing visible).
+  for (int64_t r = 0; r < b.Rp; ++r) {
+    float mr = 0.f, inv_l = 0.f;
+    if (r < b.R) {
+      const int64_t t = ws.t_begin + r / p.n_rep;
+      const int64_t h = g * p.n_rep + r % p.n_rep;
+      const int64_t idx = (t - ws.t_begin) * p.H + h;
+      if (ws.l[idx] > 0.f) {
+        mr = ws.m[idx];
+        inv_l = 1.f / ws.l[idx];
+      }
+    }
+    b.m[r] = mr;
+    b.alpha[r] = inv_l;
+  }
+  MaskedScores(p, b, pos, k0, nk);
+  for (int64_t rv = 0; rv < b.Rp; rv += N) {
+    const VF m = hn::Load(d, b.m + rv), inv = hn::Load(d, b.alpha + rv);
+    for (int64_t j = 0; j < nk; ++j) {
+      float* sp = b.s + j * b.Rp + rv;
+      hn::Store(hn::Mul(ExpNeg(d, hn::Sub(hn::Load(d, sp), m)), inv), d, sp);
+    }
+  }
+  // Fixed summation order over the window rows (deterministic).
+  for (int64_t hi = 0; hi < p.n_rep; ++hi) {
+    float* dst = scores + (g * p.n_rep + hi) * n + k0;
+    for (int64_t j = 0; j < nk; ++j) {
+      const float* sj = b.s + j * b.Rp + hi;
+      float sum = 0.f;
+      for (int64_t r = 0; r < b.R; r += p.n_rep) sum += sj[r];
+      dst[j] = sum;
+    }
+  }
+}
+
+void AttentionImpl(const AttentionShape& shape, const AttentionMask& mask,
+                   float scale, const float* q, const int32_t* q_pos,
+                   int64_t n_q, const KvView& kv, float* out,
+                   const WindowSaliency* saliency) {
+  SKV_CHECK(shape.n_heads > 0 && shape.n_kv_heads > 0 && shape.head_dim > 0);
+  SKV_CHECK(shape.n_heads % shape.n_kv_heads == 0);
+  SKV_CHECK(kv.n >= 0 && kv.head_stride >= kv.n);
+  if (n_q <= 0) return;
+  const DF d;
+  const int64_t N = hn::Lanes(d);
+  Plan p;
+  p.H = shape.n_heads;
+  p.n_rep = shape.n_heads / shape.n_kv_heads;
+  p.D = shape.head_dim;
+  p.Dp = RoundUp(p.D, N);
+  p.Bk = std::clamp<int64_t>(8192 / p.D / 16 * 16, 16, 128);
+  p.W = mask.sliding_window;
+  p.softcap = mask.softcap;
+  p.scale = scale;
+  p.q = q;
+  p.q_pos = q_pos;
+  p.n_q = n_q;
+  p.kv = kv;
+  const int64_t G = shape.n_kv_heads;
+
+  WindowStats ws;
+  WindowStats* wsp = nullptr;
+  if (saliency != nullptr && saliency->window > 0 && kv.n > 0) {
+    SKV_CHECK(saliency->scores != nullptr);
+    ws.t_begin = std::max<int64_t>(0, n_q - saliency->window);
+    ws.m.assign(static_cast<size_t>((n_q - ws.t_begin) * p.H), kNegInf);
+    ws.l.assign(ws.m.size(), 0.f);
+    wsp = &ws;
+  }
+
+  const int64_t bq = std::min(n_q, std::max<int64_t>(1, kTargetRows / p.n_rep));
+  const int64_t n_blocks = (n_q + bq - 1) / bq;
+  // Later query blocks see more keys under a causal mask: hand them out
+  // first so the dynamic schedule ends balanced.
+  ParallelForDynamic(G * n_blocks, [&](int64_t item) HWY_ATTR {
+    const int64_t blk = n_blocks - 1 - item / G;
+    const int64_t g = item % G;
+    const int64_t t0 = blk * bq;
+    AttendBlock(p, g, t0, std::min(n_q, t0 + bq), out, wsp);
+  });
+
+  if (saliency != nullptr && saliency->window > 0) {
+    if (kv.n == 0) return;
+    const int64_t n_tiles = (kv.n + p.Bk - 1) / p.Bk;
+    ParallelForDynamic(G * n_tiles, [&](int64_t item) HWY_ATTR {
+      WindowTile(p, item / n_tiles, (item % n_tiles) * p.Bk, ws,
+                 saliency->scores);
+    });
+  }
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace skv
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace skv {
+
+HWY_EXPORT(AttentionImpl);
+
+void Attention(const AttentionShape& shape, const AttentionMask& mask,
+               float scale, const float* q, const int32_t* q_pos, int64_t n_q,
+               const KvView& kv, float* out, const WindowSaliency* saliency) {
+  HWY_DYNAMIC_DISPATCH(AttentionImpl)(shape, mask, scale, q, q_pos, n_q, kv,
+                                      out, saliency);
+}
+
+}  // namespace skv
+#endif  // HWY_ONCE

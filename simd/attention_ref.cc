@@ -1,0 +1,104 @@
+// Two-pass scalar reference for simd/attention.h: explicit scores, softmax
+// and weighted sum, accumulated in double. Slow by design; tests only.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "base/check.h"
+#include "simd/attention.h"
+
+namespace skv {
+
+namespace {
+
+// IEEE half bits -> float, written out independently of Highway.
+double HalfToDouble(uint16_t h) {
+  const int sign = (h >> 15) & 1;
+  const int exp = (h >> 10) & 0x1f;
+  const int mant = h & 0x3ff;
+  double v;
+  if (exp == 0) {
+    v = std::ldexp(static_cast<double>(mant), -24);  // subnormal
+  } else if (exp == 31) {
+    v = mant ? std::numeric_limits<double>::quiet_NaN()
+             : std::numeric_limits<double>::infinity();
+  } else {
+    v = std::ldexp(static_cast<double>(mant | 0x400), exp - 25);
+  }
+  return sign ? -v : v;
+}
+
+// All 65536 halves, decoded once: the reference stays simple but not slow.
+const std::vector<double>& HalfTable() {
+  static const std::vector<double> table = [] {
+    std::vector<double> t(65536);
+    for (uint32_t h = 0; h < 65536; ++h) t[h] = HalfToDouble(static_cast<uint16_t>(h));
+    return t;
+  }();
+  return table;
+}
+
+}  // namespace
+
+void AttentionRef(const AttentionShape& shape, const AttentionMask& mask,
+                  float scale, const float* q, const int32_t* q_pos,
+                  int64_t n_q, const KvView& kv, float* out,
+                  const WindowSaliency* saliency) {
+  SKV_CHECK(shape.n_heads % shape.n_kv_heads == 0);
+  const int64_t H = shape.n_heads, D = shape.head_dim;
+  const int64_t n_rep = H / shape.n_kv_heads;
+  const int64_t n = kv.n;
+  int64_t t_win = n_q;
+  if (saliency != nullptr && saliency->window > 0) {
+    t_win = std::max<int64_t>(0, n_q - saliency->window);
+    std::fill(saliency->scores, saliency->scores + H * n, 0.f);
+  }
+  const std::vector<double>& half = HalfTable();
+  std::vector<double> logit(static_cast<size_t>(n));  // [n]
+  std::vector<char> visible(static_cast<size_t>(n));  // [n]
+  std::vector<double> acc(static_cast<size_t>(D));    // [D]
+  for (int64_t t = 0; t < n_q; ++t) {
+    for (int64_t h = 0; h < H; ++h) {
+      const int64_t g = h / n_rep;
+      const float* qv = q + (t * H + h) * D;
+      const uint16_t* kh = kv.k + g * kv.head_stride * D;
+      const uint16_t* vh = kv.v + g * kv.head_stride * D;
+      const int32_t* ph = kv.pos + g * kv.head_stride;
+      double mx = -std::numeric_limits<double>::infinity();
+      for (int64_t j = 0; j < n; ++j) {
+        const int64_t qp = q_pos[t], kp = ph[j];
+        visible[j] = kp <= qp &&
+                     (mask.sliding_window <= 0 || qp - kp < mask.sliding_window);
+        if (!visible[j]) continue;
+        double s = 0.0;
+        for (int64_t k = 0; k < D; ++k) {
+          s += static_cast<double>(qv[k]) * half[kh[j * D + k]];
+        }
+        s *= scale;
+        if (mask.softcap > 0.f) s = mask.softcap * std::tanh(s / mask.softcap);
+        logit[j] = s;
+        mx = std::max(mx, s);
+      }
+      double sum = 0.0;
+      for (int64_t j = 0; j < n; ++j) {
+        if (visible[j]) sum += std::exp(logit[j] - mx);
+      }
+      std::fill(acc.begin(), acc.end(), 0.0);
+      for (int64_t j = 0; j < n; ++j) {
+        if (!visible[j]) continue;
+        const double pj = std::exp(logit[j] - mx) / sum;
+        for (int64_t k = 0; k < D; ++k) acc[k] += pj * half[vh[j * D + k]];
+        if (t >= t_win) saliency->scores[h * n + j] += static_cast<float>(pj);
+      }
+      float* dst = out + (t * H + h) * D;
+      for (int64_t k = 0; k < D; ++k) {
+        dst[k] = sum > 0.0 ? static_cast<float>(acc[k]) : 0.f;
+      }
+    }
+  }
+}
+
+}  // namespace skv

@@ -1,0 +1,379 @@
+// Highway kernels for the elementwise and row ops of the forward pass (see
+// simd/ops.h). Scalar references live in simd/ops_ref.cc.
+#include "simd/ops.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+
+#include "base/check.h"
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "simd/ops.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+#include "hwy/contrib/math/math-inl.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace skv {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+using DF = hn::ScalableTag<float>;
+using VF = hn::Vec<DF>;
+
+// Upper bound on the lanes of any target (AVX-512: 16 floats), for the
+// stack buffers that carry a partial vector at the end of a row.
+constexpr int64_t kMaxLanes = 64;
+
+// Loads x[0, n) with n < Lanes(d) into a vector whose other lanes hold
+// `fill`, without reading past the end (a masked full load could fault on
+// targets that emulate it).
+HWY_INLINE VF LoadTail(DF d, const float* x, int64_t n, float fill) {
+  HWY_ALIGN float buf[kMaxLanes];
+  const int64_t lanes = hn::Lanes(d);
+  for (int64_t i = 0; i < lanes; ++i) buf[i] = i < n ? x[i] : fill;
+  return hn::Load(d, buf);
+}
+
+// Stores the first n lanes of v to x.
+HWY_INLINE void StoreTail(DF d, VF v, int64_t n, float* x) {
+  HWY_ALIGN float buf[kMaxLanes];
+  hn::Store(v, d, buf);
+  std::memcpy(x, buf, static_cast<size_t>(n) * sizeof(float));
+}
+
+// out[i] = f(a[i], b[i]); out may alias a or b (each vector is loaded before
+// it is stored).
+template <class F>
+HWY_INLINE void Map2(const float* a, const float* b, int64_t n, float* out,
+                     const F& f) {
+  const DF d;
+  const int64_t N = hn::Lanes(d);
+  int64_t i = 0;
+  for (; i + N <= n; i += N) {
+    hn::StoreU(f(d, hn::LoadU(d, a + i), hn::LoadU(d, b + i)), d, out + i);
+  }
+  if (i < n) {
+    const int64_t r = n - i;
+    StoreTail(d, f(d, LoadTail(d, a + i, r, 0.f), LoadTail(d, b + i, r, 0.f)),
+              r, out + i);
+  }
+}
+
+// Sum of x[i]^2 with four independent accumulators (latency hiding).
+HWY_INLINE float SumSquares(const float* x, int64_t n) {
+  const DF d;
+  const int64_t N = hn::Lanes(d);
+  VF s0 = hn::Zero(d), s1 = hn::Zero(d), s2 = hn::Zero(d), s3 = hn::Zero(d);
+  int64_t i = 0;
+  for (; i + 4 * N <= n; i += 4 * N) {
+    const VF a = hn::LoadU(d, x + i), b = hn::LoadU(d, x + i + N);
+    const VF c = hn::LoadU(d, x + i + 2 * N), e = hn::LoadU(d, x + i + 3 * N);
+    s0 = hn::MulAdd(a, a, s0);
+    s1 = hn::MulAdd(b, b, s1);
+    s2 = hn::MulAdd(c, c, s2);
+    s3 = hn::MulAdd(e, e, s3);
+  }
+  for (; i + N <= n; i += N) {
+    const VF a = hn::LoadU(d, x + i);
+    s0 = hn::MulAdd(a, a, s0);
+  }
+  if (i < n) {
+    const VF a = LoadTail(d, x + i, n - i, 0.f);
+    s1 = hn::MulAdd(a, a, s1);
+  }
+  const VF s = hn::Add(hn::Add(s0, s1), hn::Add(s2, s3));
+  return hn::GetLane(hn::SumOfLanes(d, s));
+}
+
+HWY_INLINE void RmsNormOne(const float* x, const float* w, float eps,
+                           int64_t n, float* out) {
+  if (n <= 0) return;
+  const float mean = SumSquares(x, n) / static_cast<float>(n);
+  const float scale = 1.0f / std::sqrt(mean + eps);
+  const DF d;
+  const VF vs = hn::Set(d, scale);
+  if (w == nullptr) {
+    Map2(x, x, n, out, [&](DF, VF a, VF) { return hn::Mul(a, vs); });
+  } else {
+    Map2(x, w, n, out,
+         [&](DF, VF a, VF b) { return hn::Mul(hn::Mul(a, vs), b); });
+  }
+}
+
+void RmsNormImpl(const float* x, const float* w, float eps, int64_t n,
+                 float* out) {
+  RmsNormOne(x, w, eps, n, out);
+}
+
+void RmsNormRowsImpl(float* x, int64_t rows, int64_t n, int64_t stride,
+                     const float* w, float eps) {
+  for (int64_t r = 0; r < rows; ++r) {
+    RmsNormOne(x + r * stride, w, eps, n, x + r * stride);
+  }
+}
+
+// Angles of the rotary pairs at `pos`, reduced to [-pi, pi] in double so the
+// f32 Sin/Cos stay accurate at long positions (their valid range is about
+// +-39000), then evaluated with Highway's vector Sin/Cos.
+// cos_out/sin_out: [rot_dim/2], already multiplied by the magnitude scale.
+void RopeTable(int64_t pos, const RopeParams& p, float* cos_out,
+               float* sin_out) {
+  const int64_t half = p.rot_dim / 2;
+  float corr[2] = {0.f, 0.f};
+  double mscale = p.attn_factor;
+  if (p.ext_factor != 0.f) {
+    RopeYarnCorrDims(p.rot_dim, p.n_ctx_orig, p.freq_base, p.beta_fast,
+                     p.beta_slow, corr);
+    mscale *= 1.0 + 0.1 * std::log(1.0 / p.freq_scale);
+  }
+  const double theta_scale =
+      std::pow(static_cast<double>(p.freq_base),
+               -2.0 / static_cast<double>(p.rot_dim));
+  const double two_pi = 2.0 * 3.14159265358979323846;
+  double base = static_cast<double>(pos);  // pos * theta_scale^i
+  HWY_ALIGN float angle[kMaxLanes];
+  const DF d;
+  const int64_t N = hn::Lanes(d);
+  for (int64_t i0 = 0; i0 < half; i0 += N) {
+    const int64_t cnt = std::min<int64_t>(N, half - i0);
+    for (int64_t k = 0; k < N; ++k) {
+      double theta = 0.0;
+      if (k < cnt) {
+        const int64_t i = i0 + k;
+        double extrap = base;
+        if (p.freq_factors != nullptr) extrap /= p.freq_factors[i];
+        const double interp = p.freq_scale * extrap;
+        theta = interp;
+        if (p.ext_factor != 0.f) {
+          const double ramp = RopeYarnRamp(corr[0], corr[1], i) * p.ext_factor;
+          theta = interp * (1.0 - ramp) + extrap * ramp;
+        }
+        theta -= two_pi * std::nearbyint(theta / two_pi);
+        base *= theta_scale;
+      }
+      angle[k] = static_cast<float>(theta);
+    }
+    const VF a = hn::Load(d, angle);
+    const VF ms = hn::Set(d, static_cast<float>(mscale));
+    const VF c = hn::Mul(hn::Cos(d, a), ms);
+    const VF s = hn::Mul(hn::Sin(d, a), ms);
+    StoreTail(d, c, cnt, cos_out + i0);
+    StoreTail(d, s, cnt, sin_out + i0);
+  }
+}
+
+// Largest rot_dim the stack tables hold; real models use <= 512.
+constexpr int64_t kMaxRotDim = 2048;
+
+void RopeImpl(float* x, int64_t n_heads, int64_t head_dim, int64_t pos,
+              const RopeParams& p) {
+  const int64_t rot = p.rot_dim;
+  SKV_CHECK(rot >= 0 && rot % 2 == 0 && rot <= head_dim && rot <= kMaxRotDim);
+  if (rot == 0) return;
+  const int64_t half = rot / 2;
+  HWY_ALIGN float cs[kMaxRotDim / 2];  // [half] cos
+  HWY_ALIGN float sn[kMaxRotDim / 2];  // [half] sin
+  RopeTable(pos, p, cs, sn);
+  const DF d;
+  const int64_t N = hn::Lanes(d);
+  if (p.style == RopeParams::Style::kNeox) {
+    // (x[i], x[i + half]) pairs: both halves are contiguous vectors.
+    for (int64_t h = 0; h < n_heads; ++h) {
+      float* x0 = x + h * head_dim;
+      float* x1 = x0 + half;
+      int64_t i = 0;
+      for (; i + N <= half; i += N) {
+        const VF a = hn::LoadU(d, x0 + i), b = hn::LoadU(d, x1 + i);
+        const VF c = hn::LoadU(d, cs + i), s = hn::LoadU(d, sn + i);
+        hn::StoreU(hn::MulSub(a, c, hn::Mul(b, s)), d, x0 + i);
+        hn::StoreU(hn::MulAdd(a, s, hn::Mul(b, c)), d, x1 + i);
+      }
+      for (; i < half; ++i) {
+        const float a = x0[i], b = x1[i];
+        x0[i] = a * cs[i] - b * sn[i];
+        x1[i] = a * sn[i] + b * cs[i];
+      }
+    }
+    return;
+  }
+  // kNorm: adjacent pairs. Expand the tables to per-element form
+  // c2 = (c0, c0, c1, c1, ...), s2 = (-s0, s0, -s1, s1, ...) so that
+  // out = x * c2 + swap_pairs(x) * s2.
+  HWY_ALIGN float c2[kMaxRotDim];  // [rot]
+  HWY_ALIGN float s2[kMaxRotDim];  // [rot]
+  for (int64_t i = 0; i < half; ++i) {
+    c2[2 * i] = cs[i];
+    c2[2 * i + 1] = cs[i];
+    s2[2 * i] = -sn[i];
+    s2[2 * i + 1] = sn[i];
+  }
+  for (int64_t h = 0; h < n_heads; ++h) {
+    float* xh = x + h * head_dim;
+    int64_t i = 0;
+    // N is even on every compiled target (>= 4 lanes), so vectors never
+    // split a pair.
+    for (; N >= 2 && i + N <= rot; i += N) {
+      const VF a = hn::LoadU(d, xh + i);
+      const VF sw = hn::Reverse2(d, a);
+      hn::StoreU(hn::MulAdd(a, hn::LoadU(d, c2 + i),
+                            hn::Mul(sw, hn::LoadU(d, s2 + i))),
+                 d, xh + i);
+    }
+    for (; i < rot; i += 2) {
+      const float a = xh[i], b = xh[i + 1];
+      xh[i] = a * cs[i / 2] - b * sn[i / 2];
+      xh[i + 1] = a * sn[i / 2] + b * cs[i / 2];
+    }
+  }
+}
+
+void GeluTanhMulImpl(const float* gate, const float* up, int64_t n,
+                     float* out) {
+  Map2(gate, up, n, out, [](DF d, VF g, VF u) {
+    const VF k0 = hn::Set(d, 0.7978845608028654f);  // sqrt(2/pi)
+    const VF k1 = hn::Set(d, 0.044715f);
+    const VF g3 = hn::Mul(hn::Mul(g, g), g);
+    const VF inner = hn::Mul(k0, hn::MulAdd(k1, g3, g));
+    const VF t = hn::Tanh(d, inner);
+    const VF half_g = hn::Mul(hn::Set(d, 0.5f), g);
+    return hn::Mul(hn::MulAdd(half_g, t, half_g), u);
+  });
+}
+
+void SiluMulImpl(const float* gate, const float* up, int64_t n, float* out) {
+  Map2(gate, up, n, out, [](DF d, VF g, VF u) {
+    // exp(-g) overflows past 88; clamping keeps silu(g) ~ g * e^g ~ 0 there.
+    const VF e = hn::Exp(d, hn::Min(hn::Neg(g), hn::Set(d, 88.f)));
+    return hn::Mul(hn::Div(g, hn::Add(hn::Set(d, 1.f), e)), u);
+  });
+}
+
+void AddInPlaceImpl(float* x, const float* y, int64_t n) {
+  Map2(x, y, n, x, [](DF, VF a, VF b) { return hn::Add(a, b); });
+}
+
+void ScaleInPlaceImpl(float* x, float s, int64_t n) {
+  const DF d;
+  const VF vs = hn::Set(d, s);
+  Map2(x, x, n, x, [&](DF, VF a, VF) { return hn::Mul(a, vs); });
+}
+
+void SoftmaxInPlaceImpl(float* x, int64_t n) {
+  if (n <= 0) return;
+  const DF d;
+  const int64_t N = hn::Lanes(d);
+  const float neg_inf = -std::numeric_limits<float>::infinity();
+  VF vmax = hn::Set(d, neg_inf);
+  int64_t i = 0;
+  for (; i + N <= n; i += N) vmax = hn::Max(vmax, hn::LoadU(d, x + i));
+  if (i < n) vmax = hn::Max(vmax, LoadTail(d, x + i, n - i, neg_inf));
+  const float mx = hn::GetLane(hn::MaxOfLanes(d, vmax));
+  if (mx == neg_inf) {
+    // Every entry is masked: zeros, like an attention row with no visible
+    // key (a uniform answer would invent probability mass).
+    for (int64_t k = 0; k < n; ++k) x[k] = 0.f;
+    return;
+  }
+  const VF vm = hn::Set(d, mx);
+  VF sum = hn::Zero(d);
+  i = 0;
+  for (; i + N <= n; i += N) {
+    const VF e = hn::Exp(d, hn::Sub(hn::LoadU(d, x + i), vm));
+    sum = hn::Add(sum, e);
+    hn::StoreU(e, d, x + i);
+  }
+  if (i < n) {
+    const VF e = hn::Exp(d, hn::Sub(LoadTail(d, x + i, n - i, neg_inf), vm));
+    sum = hn::Add(sum, e);
+    StoreTail(d, e, n - i, x + i);
+  }
+  const float inv = 1.0f / hn::GetLane(hn::SumOfLanes(d, sum));
+  ScaleInPlaceImpl(x, inv, n);
+}
+
+float DotF32Impl(const float* a, const float* b, int64_t n) {
+  const DF d;
+  const int64_t N = hn::Lanes(d);
+  VF s0 = hn::Zero(d), s1 = hn::Zero(d), s2 = hn::Zero(d), s3 = hn::Zero(d);
+  int64_t i = 0;
+  for (; i + 4 * N <= n; i += 4 * N) {
+    s0 = hn::MulAdd(hn::LoadU(d, a + i), hn::LoadU(d, b + i), s0);
+    s1 = hn::MulAdd(hn::LoadU(d, a + i + N), hn::LoadU(d, b + i + N), s1);
+    s2 = hn::MulAdd(hn::LoadU(d, a + i + 2 * N), hn::LoadU(d, b + i + 2 * N),
+                    s2);
+    s3 = hn::MulAdd(hn::LoadU(d, a + i + 3 * N), hn::LoadU(d, b + i + 3 * N),
+                    s3);
+  }
+  for (; i + N <= n; i += N) {
+    s0 = hn::MulAdd(hn::LoadU(d, a + i), hn::LoadU(d, b + i), s0);
+  }
+  if (i < n) {
+    s1 = hn::MulAdd(LoadTail(d, a + i, n - i, 0.f),
+                    LoadTail(d, b + i, n - i, 0.f), s1);
+  }
+  const VF s = hn::Add(hn::Add(s0, s1), hn::Add(s2, s3));
+  return hn::GetLane(hn::SumOfLanes(d, s));
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace skv
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace skv {
+
+HWY_EXPORT(RmsNormImpl);
+HWY_EXPORT(RmsNormRowsImpl);
+HWY_EXPORT(RopeImpl);
+HWY_EXPORT(GeluTanhMulImpl);
+HWY_EXPORT(SiluMulImpl);
+HWY_EXPORT(AddInPlaceImpl);
+HWY_EXPORT(ScaleInPlaceImpl);
+HWY_EXPORT(SoftmaxInPlaceImpl);
+HWY_EXPORT(DotF32Impl);
+
+void RmsNorm(const float* x, const float* w, float eps, int64_t n,
+             float* out) {
+  HWY_DYNAMIC_DISPATCH(RmsNormImpl)(x, w, eps, n, out);
+}
+
+void RmsNormRows(float* x, int64_t rows, int64_t n, int64_t stride,
+                 const float* w, float eps) {
+  HWY_DYNAMIC_DISPATCH(RmsNormRowsImpl)(x, rows, n, stride, w, eps);
+}
+
+void Rope(float* x, int64_t n_heads, int64_t head_dim, int64_t pos,
+          const RopeParams& p) {
+  HWY_DYNAMIC_DISPATCH(RopeImpl)(x, n_heads, head_dim, pos, p);
+}
+
+void GeluTanhMul(const float* gate, const float* up, int64_t n, float* out) {
+  HWY_DYNAMIC_DISPATCH(GeluTanhMulImpl)(gate, up, n, out);
+}
+
+void SiluMul(const float* gate, const float* up, int64_t n, float* out) {
+  HWY_DYNAMIC_DISPATCH(SiluMulImpl)(gate, up, n, out);
+}
+
+void AddInPlace(float* x, const float* y, int64_t n) {
+  HWY_DYNAMIC_DISPATCH(AddInPlaceImpl)(x, y, n);
+}
+
+void ScaleInPlace(float* x, float s, int64_t n) {
+  HWY_DYNAMIC_DISPATCH(ScaleInPlaceImpl)(x, s, n);
+}
+
+void SoftmaxInPlace(float* x, int64_t n) {
+  HWY_DYNAMIC_DISPATCH(SoftmaxInPlaceImpl)(x, n);
+}
+
+float DotF32(const float* a, const float* b, int64_t n) {
+  return HWY_DYNAMIC_DISPATCH(DotF32Impl)(a, b, n);
+}
+
+}  // namespace skv
+#endif  // HWY_ONCE

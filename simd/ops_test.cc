@@ -1,0 +1,290 @@
+// Every kernel of simd/ops.h against its scalar reference, on every compiled
+// Highway target, over lengths with odd tails. Tolerances follow from f32
+// epsilon and the magnitude of the inputs.
+#include "simd/ops.h"
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "simd/target_test_util.h"
+
+namespace skv {
+namespace {
+
+constexpr float kEps = std::numeric_limits<float>::epsilon();
+
+std::vector<float> RandomVec(int64_t n, float lo, float hi, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(lo, hi);
+  std::vector<float> v(static_cast<size_t>(n));
+  for (float& x : v) x = dist(rng);
+  return v;
+}
+
+std::vector<int64_t> Lengths() {
+  std::vector<int64_t> n;
+  for (int64_t i = 0; i <= 70; ++i) n.push_back(i);
+  for (int64_t i : {127, 128, 129, 255, 640, 1000, 2048, 4097}) n.push_back(i);
+  return n;
+}
+
+// Expects |got[i] - want[i]| <= tol[i] everywhere; reports the worst element
+// (largest error relative to its tolerance).
+void ExpectClose(const std::vector<float>& got, const std::vector<float>& want,
+                 const std::vector<double>& tol, const char* what) {
+  ASSERT_EQ(got.size(), want.size());
+  double worst = 0.0;
+  size_t worst_i = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    const double err = std::fabs(static_cast<double>(got[i]) - want[i]);
+    const double ratio = err / tol[i];
+    if (!(ratio <= worst) || std::isnan(got[i])) {
+      worst = std::isnan(got[i]) ? INFINITY : ratio;
+      worst_i = i;
+    }
+  }
+  EXPECT_LE(worst, 1.0) << what << ": n=" << got.size() << " worst i="
+                        << worst_i << " got=" << got[worst_i]
+                        << " want=" << want[worst_i]
+                        << " tol=" << tol[worst_i];
+}
+
+TEST(OpsTest, RmsNormMatchesReference) {
+  ForEachTarget([](int64_t) {
+    for (int64_t n : Lengths()) {
+      const auto x = RandomVec(n, -3.f, 3.f, 1 + n);
+      const auto w = RandomVec(n, -2.f, 2.f, 1000 + n);
+      for (const bool use_w : {false, true}) {
+        const float* wp = use_w ? w.data() : nullptr;
+        std::vector<float> got(n), want(n), alias = x;
+        RmsNorm(x.data(), wp, 1e-6f, n, got.data());
+        RmsNormRef(x.data(), wp, 1e-6f, n, want.data());
+        RmsNorm(alias.data(), wp, 1e-6f, n, alias.data());  // out == x
+        double ss = 0;
+        for (float v : x) ss += double(v) * v;
+        const double scale = n ? 1.0 / std::sqrt(ss / n + 1e-6) : 0.0;
+        // f32 sum of squares: error grows ~sqrt(n) eps; plus a few roundings.
+        std::vector<double> tol(n);
+        for (int64_t i = 0; i < n; ++i) {
+          tol[i] = (8 + 2 * std::sqrt(double(n))) * kEps * std::fabs(x[i]) *
+                       scale * (use_w ? std::fabs(w[i]) : 1.0) + 1e-30;
+        }
+        ExpectClose(got, want, tol, "RmsNorm");
+        EXPECT_EQ(got, alias) << "in-place result differs, n=" << n;
+      }
+    }
+  });
+}
+
+TEST(OpsTest, RmsNormRowsMatchesReferenceAndKeepsPadding) {
+  ForEachTarget([](int64_t) {
+    const int64_t rows = 5, n = 37, stride = 41;
+    const auto w = RandomVec(n, 0.5f, 1.5f, 7);
+    auto x = RandomVec(rows * stride, -2.f, 2.f, 8);
+    const auto orig = x;
+    RmsNormRows(x.data(), rows, n, stride, w.data(), 1e-5f);
+    for (int64_t r = 0; r < rows; ++r) {
+      std::vector<float> want(n), got(x.begin() + r * stride,
+                                      x.begin() + r * stride + n);
+      RmsNormRef(orig.data() + r * stride, w.data(), 1e-5f, n, want.data());
+      std::vector<double> tol(n);
+      for (int64_t i = 0; i < n; ++i) tol[i] = 32 * kEps * (std::fabs(want[i]) + 1e-6);
+      ExpectClose(got, want, tol, "RmsNormRows");
+      for (int64_t i = n; i < stride; ++i) {
+        EXPECT_EQ(x[r * stride + i], orig[r * stride + i]);
+      }
+    }
+  });
+}
+
+TEST(OpsTest, YarnCorrDimsMatchHandComputedValues) {
+  // rot_dim 128, n_ctx_orig 4096, base 1e4: corr_dim(32) = 20.94 -> floor 20,
+  // corr_dim(1) = 45.03 -> ceil 46.
+  float dims[2];
+  RopeYarnCorrDims(128, 4096, 10000.f, 32.f, 1.f, dims);
+  EXPECT_EQ(dims[0], 20.f);
+  EXPECT_EQ(dims[1], 46.f);
+  EXPECT_EQ(RopeYarnRamp(20.f, 46.f, 0), 1.f);
+  EXPECT_EQ(RopeYarnRamp(20.f, 46.f, 63), 0.f);
+  EXPECT_FLOAT_EQ(RopeYarnRamp(20.f, 46.f, 33), 0.5f);
+}
+
+TEST(OpsTest, RopeMatchesReference) {
+  const auto factors = RandomVec(256, 1.f, 8.f, 99);
+  struct Case {
+    RopeParams::Style style;
+    int64_t head_dim, rot_dim;
+    bool factors, yarn;
+    float freq_scale, attn_factor;
+  };
+  const Case cases[] = {
+      {RopeParams::Style::kNorm, 64, 64, false, false, 1.f, 1.f},
+      {RopeParams::Style::kNeox, 64, 64, false, false, 1.f, 1.f},
+      {RopeParams::Style::kNorm, 80, 46, false, false, 1.f, 1.f},
+      {RopeParams::Style::kNeox, 80, 46, false, false, 1.f, 1.f},
+      {RopeParams::Style::kNeox, 256, 256, false, false, 0.125f, 1.f},
+      {RopeParams::Style::kNeox, 128, 128, true, false, 1.f, 1.f},
+      {RopeParams::Style::kNorm, 128, 128, false, true, 0.25f, 1.f},
+      {RopeParams::Style::kNeox, 128, 96, true, true, 0.25f, 0.7f},
+  };
+  ForEachTarget([&](int64_t) {
+    for (const Case& c : cases) {
+      RopeParams p;
+      p.style = c.style;
+      p.rot_dim = c.rot_dim;
+      p.freq_base = c.head_dim == 256 ? 1e6f : 10000.f;
+      p.freq_scale = c.freq_scale;
+      p.freq_factors = c.factors ? factors.data() : nullptr;
+      p.attn_factor = c.attn_factor;
+      if (c.yarn) {
+        p.ext_factor = 1.f;
+        p.n_ctx_orig = 4096;
+      }
+      double mscale = p.attn_factor;
+      if (c.yarn) mscale *= 1.0 + 0.1 * std::log(1.0 / p.freq_scale);
+      const int64_t heads = 3;
+      for (int64_t pos : {0, 1, 17, 4095, 30001, 100000, 1000003}) {
+        const auto x = RandomVec(heads * c.head_dim, -2.f, 2.f, pos + 5);
+        auto got = x, want = x;
+        Rope(got.data(), heads, c.head_dim, pos, p);
+        RopeRef(want.data(), heads, c.head_dim, pos, p);
+        // Each output mixes one pair: the f32 angle (reduced to [-pi, pi])
+        // and f32 sin/cos are off by a few eps, times the pair's norm.
+        std::vector<double> tol(x.size());
+        const int64_t half = c.rot_dim / 2;
+        for (int64_t h = 0; h < heads; ++h) {
+          for (int64_t i = 0; i < c.head_dim; ++i) {
+            const int64_t e = h * c.head_dim + i;
+            if (i >= c.rot_dim) {
+              tol[e] = 1e-30;  // untouched: exact
+              EXPECT_EQ(got[e], x[e]);
+              continue;
+            }
+            int64_t a, b;
+            if (c.style == RopeParams::Style::kNeox) {
+              a = i < half ? i : i - half;
+              b = a + half;
+            } else {
+              a = i & ~int64_t{1};
+              b = a + 1;
+            }
+            const double pn = std::hypot(x[h * c.head_dim + a], x[h * c.head_dim + b]);
+            tol[e] = 16 * kEps * pn * mscale + 1e-30;
+          }
+        }
+        SCOPED_TRACE(::testing::Message() << "pos=" << pos << " rot=" << c.rot_dim
+                                          << " neox=" << (c.style == RopeParams::Style::kNeox));
+        ExpectClose(got, want, tol, "Rope");
+      }
+    }
+  });
+}
+
+TEST(OpsTest, RopeAtPositionZeroIsIdentity) {
+  RopeParams p;
+  p.rot_dim = 64;
+  const auto x = RandomVec(128, -1.f, 1.f, 3);
+  auto y = x;
+  Rope(y.data(), 2, 64, 0, p);
+  EXPECT_EQ(x, y);
+}
+
+template <class Kernel, class Ref>
+void CheckGated(const Kernel& kernel, const Ref& ref, const char* what) {
+  ForEachTarget([&](int64_t) {
+    for (int64_t n : Lengths()) {
+      auto g = RandomVec(n, -8.f, 8.f, 11 + n);
+      const auto u = RandomVec(n, -3.f, 3.f, 12 + n);
+      if (n > 4) {  // saturated regions
+        g[0] = -100.f;
+        g[1] = 100.f;
+        g[2] = -30.f;
+        g[3] = 0.f;
+      }
+      std::vector<float> got(n), want(n);
+      kernel(g.data(), u.data(), n, got.data());
+      ref(g.data(), u.data(), n, want.data());
+      // exp/tanh are accurate to a few ULP; where the output cancels
+      // (1 + tanh -> 0) the absolute error scales with |g * u|.
+      std::vector<double> tol(n);
+      for (int64_t i = 0; i < n; ++i) {
+        tol[i] = 16 * kEps * (std::fabs(want[i]) + std::fabs(g[i] * u[i])) + 1e-30;
+      }
+      ExpectClose(got, want, tol, what);
+      auto alias = g;  // out == gate
+      kernel(alias.data(), u.data(), n, alias.data());
+      EXPECT_EQ(alias, got) << what << " in place, n=" << n;
+    }
+  });
+}
+
+TEST(OpsTest, GeluTanhMulMatchesReference) {
+  CheckGated(GeluTanhMul, GeluTanhMulRef, "GeluTanhMul");
+}
+
+TEST(OpsTest, SiluMulMatchesReference) {
+  CheckGated(SiluMul, SiluMulRef, "SiluMul");
+}
+
+TEST(OpsTest, AddAndScaleAreExact) {
+  ForEachTarget([](int64_t) {
+    for (int64_t n : Lengths()) {
+      const auto x = RandomVec(n, -5.f, 5.f, 21 + n);
+      const auto y = RandomVec(n, -5.f, 5.f, 22 + n);
+      auto a = x, s = x;
+      AddInPlace(a.data(), y.data(), n);
+      ScaleInPlace(s.data(), 0.37f, n);
+      for (int64_t i = 0; i < n; ++i) {
+        ASSERT_EQ(a[i], x[i] + y[i]) << "n=" << n << " i=" << i;
+        ASSERT_EQ(s[i], x[i] * 0.37f) << "n=" << n << " i=" << i;
+      }
+    }
+  });
+}
+
+TEST(OpsTest, SoftmaxMatchesReference) {
+  ForEachTarget([](int64_t) {
+    for (int64_t n : Lengths()) {
+      if (n == 0) continue;
+      auto x = RandomVec(n, -20.f, 20.f, 31 + n);
+      if (n > 3) x[n / 2] = -std::numeric_limits<float>::infinity();  // masked
+      auto got = x, want = x;
+      SoftmaxInPlace(got.data(), n);
+      SoftmaxInPlaceRef(want.data(), n);
+      // exp of (x - max) in f32: relative error ~ eps * (|x - max| + few);
+      // the normaliser adds another few eps.
+      std::vector<double> tol(n);
+      for (int64_t i = 0; i < n; ++i) tol[i] = 64 * kEps * want[i] + 1e-37;
+      ExpectClose(got, want, tol, "Softmax");
+    }
+    std::vector<float> masked(9, -std::numeric_limits<float>::infinity());
+    SoftmaxInPlace(masked.data(), 9);
+    for (float v : masked) EXPECT_EQ(v, 0.f);
+  });
+}
+
+TEST(OpsTest, DotMatchesDoubleSum) {
+  ForEachTarget([](int64_t) {
+    for (int64_t n : Lengths()) {
+      const auto a = RandomVec(n, -1.f, 1.f, 41 + n);
+      const auto b = RandomVec(n, -1.f, 1.f, 42 + n);
+      double want = 0, mag = 0;
+      for (int64_t i = 0; i < n; ++i) {
+        want += double(a[i]) * b[i];
+        mag += std::fabs(double(a[i]) * b[i]);
+      }
+      // Each lane sums at most n / 16 + 1 terms in order, then a tree of
+      // at most 8 levels: the classic gamma_k bound.
+      const double tol = (n / 16.0 + 8) * kEps * mag + 1e-30;
+      const float got = DotF32(a.data(), b.data(), n);
+      EXPECT_NEAR(got, want, tol) << "n=" << n;
+    }
+  });
+}
+
+}  // namespace
+}  // namespace skv

@@ -1,0 +1,169 @@
+#!/usr/bin/env python3
+"""Compares StructKV with llama.cpp (through llama-cpp-python) on one GGUF file.
+
+Checks (the issue's definition of "correct"):
+  1. teacher-forced next-token distributions over >= N tokens of real text:
+     top-1 agreement >= --min-top1 and mean KL(P_llama.cpp || P_structkv)
+     below --max-kl;
+  2. perplexity (llama.cpp's method: non-overlapping n_ctx chunks, second half
+     scored) within --ppl-tol relative;
+  3. greedy continuations of --greedy-tokens tokens identical for at least
+     --min-greedy of the prompts.
+Both runtimes see the same token ids (llama.cpp's tokenization; the tokenizer
+is compared separately). Prints a JSON summary line (prefix "RESULT ") and
+exits non-zero on failure.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+import llama_cpp
+
+GREEDY_PROMPTS = [
+    "The history of the printing press begins",
+    "def fibonacci(n):\n    \"\"\"Return the n-th Fibonacci number.\"\"\"\n",
+    "Question: What is the boiling point of water at sea level?\nAnswer:",
+    "Once upon a time, in a small village by the sea,",
+    "The three most important principles of good software design are",
+]
+
+
+def log_softmax(x):
+    x = x.astype(np.float64)
+    m = x.max(axis=-1, keepdims=True)
+    return x - m - np.log(np.exp(x - m).sum(axis=-1, keepdims=True))
+
+
+def run(cmd):
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    if res.returncode != 0:
+        sys.stderr.write(res.stderr)
+        raise SystemExit(f"command failed ({res.returncode}): {' '.join(cmd)}")
+    return res
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--structkv", required=True)
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--text", required=True, help="real text for teacher forcing and perplexity")
+    ap.add_argument("--n-tokens", type=int, default=2048)
+    ap.add_argument("--ctx", type=int, default=512)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--min-top1", type=float, default=0.99)
+    ap.add_argument("--max-kl", type=float, default=1e-3)
+    ap.add_argument("--ppl-tol", type=float, default=0.01)
+    ap.add_argument("--greedy-tokens", type=int, default=64)
+    ap.add_argument("--min-greedy", type=int, default=4)
+    ap.add_argument("--skip", default="", help="comma list of checks to skip: kl,ppl,greedy")
+    args = ap.parse_args()
+    skip = set(filter(None, args.skip.split(",")))
+    name = os.path.basename(args.model)
+
+    ref = llama_cpp.Llama(model_path=args.model, n_ctx=args.ctx, n_batch=args.ctx,
+                          n_threads=args.threads, logits_all=True, verbose=False)
+    text = open(args.text, "rb").read()
+    ids = ref.tokenize(text, add_bos=True)
+    bos = ref.token_bos()
+    add_bos = len(ids) > 0 and ids[0] == bos
+    n_chunks = max(1, -(-args.n_tokens // args.ctx))
+    n_chunks = min(n_chunks, len(ids) // args.ctx)
+    if n_chunks < 2:
+        raise SystemExit(f"{args.text}: only {len(ids)} tokens, need >= 2 chunks of {args.ctx}")
+    result = {"model": name, "ctx": args.ctx, "chunks": n_chunks}
+    failures = []
+
+    with tempfile.TemporaryDirectory() as tmp:
+        # Chunks exactly as llama.cpp's perplexity builds them.
+        chunks = []
+        for c in range(n_chunks):
+            chunk = list(ids[c * args.ctx:(c + 1) * args.ctx])
+            if add_bos:
+                chunk[0] = bos
+            chunks.append(chunk)
+        ids_path = os.path.join(tmp, "ids.txt")
+        with open(ids_path, "w") as f:
+            f.write(" ".join(str(t) for chunk in chunks for t in chunk))
+        out_path = os.path.join(tmp, "logits.f32")
+        if not ({"kl", "ppl"} <= skip):
+            run([args.structkv, "logits", "-m", args.model, "--tokens", ids_path,
+                 "-c", str(args.ctx), "-t", str(args.threads), "-o", out_path])
+            n_vocab = ref.n_vocab()
+            ours_all = np.memmap(out_path, dtype=np.float32, mode="r").reshape(-1, n_vocab)
+            kls, agree, total = [], 0, 0
+            nll_ref, nll_ours = [], []
+            first = args.ctx // 2
+            for c, chunk in enumerate(chunks):
+                ref.reset()
+                ref.eval(chunk)
+                ref_logits = np.array(ref.scores[:args.ctx], dtype=np.float32)
+                ours = np.array(ours_all[c * args.ctx:(c + 1) * args.ctx])
+                lp_ref, lp_ours = log_softmax(ref_logits), log_softmax(ours)
+                kl = (np.exp(lp_ref) * (lp_ref - lp_ours)).sum(axis=-1)
+                kls.extend(kl[:-1].tolist())
+                agree += int((ref_logits[:-1].argmax(-1) == ours[:-1].argmax(-1)).sum())
+                total += args.ctx - 1
+                targets = np.array(chunk[first + 1:])
+                rows = np.arange(first, args.ctx - 1)
+                nll_ref.extend((-lp_ref[rows, targets]).tolist())
+                nll_ours.extend((-lp_ours[rows, targets]).tolist())
+            kls = np.array(kls)
+            result.update(tokens=total, top1=agree / total, kl_mean=float(kls.mean()),
+                          kl_p99=float(np.percentile(kls, 99)), kl_max=float(kls.max()))
+            if "kl" not in skip:
+                if result["top1"] < args.min_top1:
+                    failures.append(f"top-1 agreement {result['top1']:.4f} < {args.min_top1}")
+                if result["kl_mean"] > args.max_kl:
+                    failures.append(f"mean KL {result['kl_mean']:.2e} > {args.max_kl}")
+            if "ppl" not in skip:
+                ppl_ref = float(np.exp(np.mean(nll_ref)))
+                # Our own perplexity command on the same text (our tokenizer).
+                json_path = os.path.join(tmp, "ppl.json")
+                run([args.structkv, "perplexity", "-m", args.model, "-f", args.text,
+                     "-c", str(args.ctx), "--chunks", str(n_chunks), "-t", str(args.threads),
+                     "--json", json_path])
+                ppl_ours = json.load(open(json_path))["ppl"]
+                result.update(ppl_llama_cpp=ppl_ref, ppl_structkv=ppl_ours,
+                              ppl_rel_diff=abs(ppl_ours - ppl_ref) / ppl_ref)
+                if result["ppl_rel_diff"] > args.ppl_tol:
+                    failures.append(f"perplexity {ppl_ours:.4f} vs llama.cpp {ppl_ref:.4f}")
+
+        if "greedy" not in skip:
+            same = 0
+            details = []
+            vocab = llama_cpp.llama_model_get_vocab(ref._model.model)
+            for prompt in GREEDY_PROMPTS:
+                ref.reset()
+                p_ids = ref.tokenize(prompt.encode(), add_bos=True)
+                want = []
+                for tok in ref.generate(p_ids, temp=0.0, top_k=1, reset=True):
+                    if llama_cpp.llama_vocab_is_eog(vocab, tok) or len(want) >= args.greedy_tokens:
+                        break
+                    want.append(tok)
+                res = run([args.structkv, "generate", "-m", args.model, "-p", prompt,
+                           "-n", str(args.greedy_tokens), "--temp", "0", "--ids",
+                           "-t", str(args.threads)])
+                got = [int(t) for t in res.stdout.split()]
+                match = got == want
+                same += int(match)
+                prefix = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))
+                details.append({"prompt": prompt[:40], "identical": match, "common_prefix": prefix,
+                                "len_ours": len(got), "len_ref": len(want)})
+            result.update(greedy_identical=same, greedy_prompts=len(GREEDY_PROMPTS), greedy=details)
+            if same < args.min_greedy:
+                failures.append(f"greedy continuations identical for {same}/{len(GREEDY_PROMPTS)}")
+
+    result["ok"] = not failures
+    print("RESULT " + json.dumps(result))
+    for f in failures:
+        print(f"FAIL {name}: {f}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+#include "tools/common.h"
+
+#include <fmt/core.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace skv::tools {
+
+void ModelFlags::Register(CLI::App& app) {
+  app.add_option("-m,--model", path, "GGUF model file")->required();
+}
+
+void RuntimeFlags::Register(CLI::App& app) {
+  app.add_option("-t,--threads", options.threads,
+                 "worker threads (0 = all CPUs)")
+      ->capture_default_str();
+}
+
+void SessionFlags::Register(CLI::App& app, int64_t default_ctx) {
+  options.n_ctx = default_ctx;
+  app.add_option("-c,--ctx-size", options.n_ctx, "context size in tokens")
+      ->capture_default_str();
+  app.add_option("-b,--batch-size", options.n_batch,
+                 "prompt tokens per forward batch")
+      ->capture_default_str();
+}
+
+void SamplerFlags::Register(CLI::App& app) {
+  app.add_option("--temp", options.temperature, "temperature (<= 0: greedy)")
+      ->capture_default_str();
+  app.add_option("--top-k", options.top_k, "top-k (<= 0: off)")
+      ->capture_default_str();
+  app.add_option("--top-p", options.top_p, "top-p (1: off)")
+      ->capture_default_str();
+  app.add_option("--min-p", options.min_p, "min-p (0: off)")
+      ->capture_default_str();
+  app.add_option("--seed", options.seed, "random seed")->capture_default_str();
+}
+
+void PromptFlags::Register(CLI::App& app, bool allow_chat) {
+  app.add_option("-p,--prompt", prompt, "prompt text");
+  app.add_option("-f,--file", file, "read the prompt from this file");
+  if (allow_chat) {
+    app.add_flag("--chat", chat, "wrap the prompt in the model's chat template");
+  }
+}
+
+StatusOr<std::string> PromptFlags::Text() const {
+  if (!prompt.empty() && !file.empty()) {
+    return Status::Error("give the prompt with -p or -f, not both");
+  }
+  if (!file.empty()) return ReadTextFile(file);
+  if (prompt.empty()) return Status::Error("no prompt: give -p TEXT or -f FILE");
+  return prompt;
+}
+
+StatusOr<std::string> ReadTextFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return Status::Error(path + ": cannot open: " + std::strerror(errno));
+  }
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) return Status::Error(path + ": read error");
+  return ss.str();
+}
+
+StatusOr<std::unique_ptr<Model>> LoadModelVerbose(const std::string& path) {
+  Stopwatch sw;
+  SKV_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, Model::Load(path));
+  const ModelConfig& c = model->config();
+  fmt::print(stderr,
+             "model: {} ({}{}{}), {} layers, {} embd, {} heads / {} kv, "
+             "vocab {}, weights {}, loaded in {:.2f} s\n",
+             path, c.architecture, c.name.empty() ? "" : ": ", c.name,
+             c.n_layers, c.n_embd, c.n_heads, c.n_kv_heads, c.n_vocab,
+             HumanBytes(static_cast<double>(model->weight_bytes())),
+             sw.Seconds());
+  return model;
+}
+
+StatusOr<std::string> ApplyChat(const Model& model,
+                                const std::string& user_text) {
+  SKV_ASSIGN_OR_RETURN(ChatFamily family, DetectChatFamily(model.file()));
+  return FormatChat(family, {{"user", user_text}}, true);
+}
+
+int ReportError(const Status& status) {
+  fmt::print(stderr, "structkv: error: {}\n", status.message());
+  return 1;
+}
+
+std::string HumanBytes(double bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int u = 0;
+  while (bytes >= 1024 && u < 4) {
+    bytes /= 1024;
+    ++u;
+  }
+  return fmt::format("{:.{}f} {}", bytes, u == 0 ? 0 : 2, units[u]);
+}
+
+}  // namespace skv::tools

@@ -1,0 +1,22 @@
+// `structkv`: the command line. Each subcommand lives in its own file and
+// registers its flags here; all real work happens in runtime/ and below.
+#include <CLI/CLI.hpp>
+
+#include "tools/common.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"StructKV: long-context LLM inference on CPUs"};
+  app.require_subcommand(1);
+  skv::tools::RegisterRun(app);
+  skv::tools::RegisterGenerate(app);
+  skv::tools::RegisterPerplexity(app);
+  skv::tools::RegisterInspect(app);
+  skv::tools::RegisterTokenize(app);
+  skv::tools::RegisterLogits(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  return 0;
+}

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Runs the test suite: sets up and builds if needed (tools/setup.sh), then
+#   - ctest labels `unit` and `model` on the Release build,
+#   - the hostile-GGUF corpus and GGUF tests again under AddressSanitizer and
+#     UBSan (build-asan/).
+# SIMD kernels are tested on every Highway target the CPU supports inside the
+# unit tests themselves (AVX-512, AVX2, SSE4, scalar), so no separate run with
+# AVX-512 disabled is needed.
+# `tools/test.sh --long` adds the `long` label (long-context tests).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+LABELS='unit|model'
+[ "${1:-}" = "--long" ] && LABELS='unit|model|long'
+
+tools/setup.sh
+JOBS=$(nproc)
+
+echo "== ctest -L '$LABELS' (Release)"
+ctest --test-dir build -L "$LABELS" --output-on-failure -j"$JOBS" --timeout 1800
+
+echo "== GGUF reader under ASan + UBSan"
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSTRUCTKV_SANITIZE=ON \
+  -DSTRUCTKV_BUILD_BENCH=OFF >/dev/null
+cmake --build build-asan --target skv_models_test -j"$JOBS"
+ctest --test-dir build-asan -R 'gguf|Gguf' --output-on-failure -j"$JOBS"
