@@ -5,6 +5,7 @@
 
 #include "base/check.h"
 #include "base/parallel.h"
+#include "simd/activation_round.h"
 #include "simd/attention.h"
 #include "simd/matmul.h"
 #include "simd/ops.h"
@@ -74,7 +75,11 @@ void AttentionBlock(const ModelConfig& c, const LayerConfig& lc,
                 w.k_norm.f32(), c.norm_eps);
   }
   ParallelFor(T, [&](int64_t t) {
-    Rope(a.q.data() + t * c.q_dim(), c.n_heads, c.head_dim, pos[t], lc.rope);
+    float* q = a.q.data() + t * c.q_dim();
+    Rope(q, c.n_heads, c.head_dim, pos[t], lc.rope);
+    // Keys are cached in f16; like ggml's f16 K.Q product, the query is
+    // rounded to f16 too, so scores match llama.cpp's.
+    RoundActivations(GgmlType::kF16, q, q, c.q_dim());
     Rope(a.k.data() + t * c.kv_dim(), c.n_kv_heads, c.head_dim, pos[t],
          lc.rope);
   });

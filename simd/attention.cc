@@ -57,6 +57,23 @@ HWY_INLINE VF ExpNeg(DF d, VF x) {
   return hn::Exp(d, hn::Max(x, hn::Set(d, -120.f)));
 }
 
+// Rounds probabilities p in [0, 1] to the nearest f16 value (ties to even),
+// in f32, identically on every target: above 2^-14 by rounding the f32
+// mantissa to 10 bits, below it to multiples of 2^-24 (f16 subnormals).
+HWY_INLINE VF RoundProbabilityToF16(DF d, VF p) {
+  using DU = hn::RebindToUnsigned<DF>;
+  const DU du;
+  const auto bits = hn::BitCast(du, p);
+  const auto lsb = hn::And(hn::ShiftRight<13>(bits), hn::Set(du, 1u));
+  const auto rounded = hn::And(hn::Add(bits, hn::Add(hn::Set(du, 0xFFFu), lsb)),
+                               hn::Set(du, ~0x1FFFu));
+  const VF normal = hn::BitCast(d, rounded);
+  const VF two24 = hn::Set(d, 16777216.f);
+  const VF subnormal = hn::Div(hn::Round(hn::Mul(p, two24)), two24);
+  return hn::IfThenElse(hn::Lt(p, hn::Set(d, 6.103515625e-05f)), subnormal,
+                        normal);
+}
+
 // Per-thread scratch, grown on demand and reused by every later item and
 // call, so tiles never allocate.
 struct Scratch {
@@ -312,6 +329,26 @@ bool SoftmaxTile(const Block& b, int64_t nk) {
   return any;
 }
 
+// Second pass: S -> P = f16(exp(S - m) / l) with the rows' final max m and
+// sum l (inv_l = 1 / l, 0 for rows without a visible key), as ggml's softmax
+// followed by its f16 P.V product computes them.
+void ProbabilitiesTile(const Block& b, int64_t nk, const float* inv_l) {
+  const DF d;
+  const int64_t N = hn::Lanes(d);
+  const int64_t Rp = b.Rp;
+  const VF ninf = hn::Set(d, kNegInf);
+  for (int64_t rv = 0; rv < Rp; rv += N) {
+    const VF m = hn::Load(d, b.m + rv);
+    const VF m_safe = hn::IfThenZeroElse(hn::Eq(m, ninf), m);
+    const VF inv = hn::LoadU(d, inv_l + rv);
+    for (int64_t j = 0; j < nk; ++j) {
+      float* sp = b.s + j * Rp + rv;
+      const VF e = ExpNeg(d, hn::Sub(hn::Load(d, sp), m_safe));
+      hn::Store(RoundProbabilityToF16(d, hn::Mul(e, inv)), d, sp);
+    }
+  }
+}
+
 // acc[r] = alpha[r] * acc[r] + sum_{j < nk} P[j][r] * V[j] for all rows.
 void AccumulateTile(const Plan& p, const Block& b, int64_t k0, int64_t nk) {
   const DF d;
@@ -417,13 +454,29 @@ void AttendBlock(const Plan& p, int64_t g, int64_t t0, int64_t t1, float* out,
   std::fill(b.l, b.l + b.Rp, 0.f);
   std::fill(b.acc, b.acc + b.Rp * p.Dp, 0.f);
   const int32_t* pos = p.kv.pos + b.g * p.kv.head_stride;
+  // Pass 1: each row's final max and sum over its visible keys. Pass 2: the
+  // normalised probabilities, rounded to f16 like the f16 values they weight
+  // (ggml's non-flash attention; llama.cpp's numerics), times V. The extra
+  // score pass costs Q.K once more; the V pass stays single.
+  std::vector<uint8_t> visible_tiles((p.kv.n + p.Bk - 1) / p.Bk, 0);  // [tiles]
   for (int64_t k0 = 0; k0 < p.kv.n; k0 += p.Bk) {
     const int64_t nk = std::min(p.Bk, p.kv.n - k0);
     int32_t tmin, tmax;
     TileRange(pos + k0, nk, &tmin, &tmax);
     if (!TileMayBeVisible(b, tmin, tmax)) continue;
     MaskedScores(p, b, pos + k0, k0, nk);
-    if (!SoftmaxTile(b, nk)) continue;
+    visible_tiles[k0 / p.Bk] = SoftmaxTile(b, nk) ? 1 : 0;
+  }
+  std::vector<float> inv_l(b.Rp);  // [Rp] 1 / l per row, 0 if nothing visible
+  for (int64_t r = 0; r < b.Rp; ++r) {
+    inv_l[r] = b.l[r] > 0.f ? static_cast<float>(1.0 / b.l[r]) : 0.f;
+  }
+  std::fill(b.alpha, b.alpha + b.Rp, 1.f);  // pass 2 adds without rescaling
+  for (int64_t k0 = 0; k0 < p.kv.n; k0 += p.Bk) {
+    if (!visible_tiles[k0 / p.Bk]) continue;
+    const int64_t nk = std::min(p.Bk, p.kv.n - k0);
+    MaskedScores(p, b, pos + k0, k0, nk);
+    ProbabilitiesTile(b, nk, inv_l.data());
     AccumulateTile(p, b, k0, nk);
   }
   for (int64_t r = 0; r < b.R; ++r) {
@@ -431,8 +484,7 @@ void AttendBlock(const Plan& p, int64_t g, int64_t t0, int64_t t1, float* out,
     const int64_t h = g * p.n_rep + r % p.n_rep;
     float* dst = out + (t * p.H + h) * p.D;
     const float* src = b.acc + r * p.Dp;
-    const float inv = b.l[r] > 0.f ? 1.f / b.l[r] : 0.f;
-    for (int64_t k = 0; k < p.D; ++k) dst[k] = src[k] * inv;
+    for (int64_t k = 0; k < p.D; ++k) dst[k] = src[k];
     if (ws != nullptr && t >= ws->t_begin) {
       ws->m[(t - ws->t_begin) * p.H + h] = b.m[r];
       ws->l[(t - ws->t_begin) * p.H + h] = b.l[r];

@@ -9,6 +9,7 @@
 
 #include "base/check.h"
 #include "simd/attention.h"
+#include "simd/quant.h"
 
 namespace skv {
 
@@ -90,7 +91,9 @@ void AttentionRef(const AttentionShape& shape, const AttentionMask& mask,
       for (int64_t j = 0; j < n; ++j) {
         if (!visible[j]) continue;
         const double pj = std::exp(logit[j] - mx) / sum;
-        for (int64_t k = 0; k < D; ++k) acc[k] += pj * half[vh[j * D + k]];
+        // Probabilities meet the f16 values rounded to f16 (see attention.h).
+        const double p16 = half[F32ToF16Bits(static_cast<float>(pj))];
+        for (int64_t k = 0; k < D; ++k) acc[k] += p16 * half[vh[j * D + k]];
         if (t >= t_win) saliency->scores[h * n + j] += static_cast<float>(pj);
       }
       float* dst = out + (t * H + h) * D;

@@ -29,6 +29,10 @@ void Sgemm(const float* x, int64_t x_stride, int64_t T, const float* w,
   SKV_CHECK(st == dnnl_success);
 }
 
+// Dequantises row panels of W into f32 and multiplies them with oneDNN.
+void DequantizedGemm(const MatrixRef& w, const float* x, int64_t x_stride,
+                     int64_t T, float* y, int64_t y_stride);
+
 }  // namespace
 
 void MatMul(const MatrixRef& w, const float* x, int64_t x_stride, int64_t T,
@@ -51,8 +55,15 @@ void MatMul(const MatrixRef& w, const float* x, int64_t x_stride, int64_t T,
       MatVec(w.type, w.data, w.row_bytes, x + t * x_stride, w.cols,
              y + t * y_stride, w.rows);
     }
-    return;
+  } else {
+    DequantizedGemm(w, x, x_stride, T, y, y_stride);
   }
+}
+
+namespace {
+
+void DequantizedGemm(const MatrixRef& w, const float* x, int64_t x_stride,
+                     int64_t T, float* y, int64_t y_stride) {
   if (w.type == GgmlType::kF32) {
     Sgemm(x, x_stride, T, static_cast<const float*>(w.data),
           w.row_bytes / static_cast<int64_t>(sizeof(float)), w.rows, w.cols, y,
@@ -75,4 +86,5 @@ void MatMul(const MatrixRef& w, const float* x, int64_t x_stride, int64_t T,
   }
 }
 
+}  // namespace
 }  // namespace skv

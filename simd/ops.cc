@@ -116,56 +116,6 @@ void RmsNormRowsImpl(float* x, int64_t rows, int64_t n, int64_t stride,
   }
 }
 
-// Angles of the rotary pairs at `pos`, reduced to [-pi, pi] in double so the
-// f32 Sin/Cos stay accurate at long positions (their valid range is about
-// +-39000), then evaluated with Highway's vector Sin/Cos.
-// cos_out/sin_out: [rot_dim/2], already multiplied by the magnitude scale.
-void RopeTable(int64_t pos, const RopeParams& p, float* cos_out,
-               float* sin_out) {
-  const int64_t half = p.rot_dim / 2;
-  float corr[2] = {0.f, 0.f};
-  double mscale = p.attn_factor;
-  if (p.ext_factor != 0.f) {
-    RopeYarnCorrDims(p.rot_dim, p.n_ctx_orig, p.freq_base, p.beta_fast,
-                     p.beta_slow, corr);
-    mscale *= 1.0 + 0.1 * std::log(1.0 / p.freq_scale);
-  }
-  const double theta_scale =
-      std::pow(static_cast<double>(p.freq_base),
-               -2.0 / static_cast<double>(p.rot_dim));
-  const double two_pi = 2.0 * 3.14159265358979323846;
-  double base = static_cast<double>(pos);  // pos * theta_scale^i
-  HWY_ALIGN float angle[kMaxLanes];
-  const DF d;
-  const int64_t N = hn::Lanes(d);
-  for (int64_t i0 = 0; i0 < half; i0 += N) {
-    const int64_t cnt = std::min<int64_t>(N, half - i0);
-    for (int64_t k = 0; k < N; ++k) {
-      double theta = 0.0;
-      if (k < cnt) {
-        const int64_t i = i0 + k;
-        double extrap = base;
-        if (p.freq_factors != nullptr) extrap /= p.freq_factors[i];
-        const double interp = p.freq_scale * extrap;
-        theta = interp;
-        if (p.ext_factor != 0.f) {
-          const double ramp = RopeYarnRamp(corr[0], corr[1], i) * p.ext_factor;
-          theta = interp * (1.0 - ramp) + extrap * ramp;
-        }
-        theta -= two_pi * std::nearbyint(theta / two_pi);
-        base *= theta_scale;
-      }
-      angle[k] = static_cast<float>(theta);
-    }
-    const VF a = hn::Load(d, angle);
-    const VF ms = hn::Set(d, static_cast<float>(mscale));
-    const VF c = hn::Mul(hn::Cos(d, a), ms);
-    const VF s = hn::Mul(hn::Sin(d, a), ms);
-    StoreTail(d, c, cnt, cos_out + i0);
-    StoreTail(d, s, cnt, sin_out + i0);
-  }
-}
-
 // Largest rot_dim the stack tables hold; real models use <= 512.
 constexpr int64_t kMaxRotDim = 2048;
 
@@ -177,7 +127,7 @@ void RopeImpl(float* x, int64_t n_heads, int64_t head_dim, int64_t pos,
   const int64_t half = rot / 2;
   HWY_ALIGN float cs[kMaxRotDim / 2];  // [half] cos
   HWY_ALIGN float sn[kMaxRotDim / 2];  // [half] sin
-  RopeTable(pos, p, cs, sn);
+  RopeCosSin(pos, p, cs, sn);
   const DF d;
   const int64_t N = hn::Lanes(d);
   if (p.style == RopeParams::Style::kNeox) {
@@ -229,19 +179,6 @@ void RopeImpl(float* x, int64_t n_heads, int64_t head_dim, int64_t pos,
       xh[i + 1] = a * sn[i / 2] + b * cs[i / 2];
     }
   }
-}
-
-void GeluTanhMulImpl(const float* gate, const float* up, int64_t n,
-                     float* out) {
-  Map2(gate, up, n, out, [](DF d, VF g, VF u) {
-    const VF k0 = hn::Set(d, 0.7978845608028654f);  // sqrt(2/pi)
-    const VF k1 = hn::Set(d, 0.044715f);
-    const VF g3 = hn::Mul(hn::Mul(g, g), g);
-    const VF inner = hn::Mul(k0, hn::MulAdd(k1, g3, g));
-    const VF t = hn::Tanh(d, inner);
-    const VF half_g = hn::Mul(hn::Set(d, 0.5f), g);
-    return hn::Mul(hn::MulAdd(half_g, t, half_g), u);
-  });
 }
 
 void SiluMulImpl(const float* gate, const float* up, int64_t n, float* out) {
@@ -329,7 +266,6 @@ namespace skv {
 HWY_EXPORT(RmsNormImpl);
 HWY_EXPORT(RmsNormRowsImpl);
 HWY_EXPORT(RopeImpl);
-HWY_EXPORT(GeluTanhMulImpl);
 HWY_EXPORT(SiluMulImpl);
 HWY_EXPORT(AddInPlaceImpl);
 HWY_EXPORT(ScaleInPlaceImpl);
@@ -349,10 +285,6 @@ void RmsNormRows(float* x, int64_t rows, int64_t n, int64_t stride,
 void Rope(float* x, int64_t n_heads, int64_t head_dim, int64_t pos,
           const RopeParams& p) {
   HWY_DYNAMIC_DISPATCH(RopeImpl)(x, n_heads, head_dim, pos, p);
-}
-
-void GeluTanhMul(const float* gate, const float* up, int64_t n, float* out) {
-  HWY_DYNAMIC_DISPATCH(GeluTanhMulImpl)(gate, up, n, out);
 }
 
 void SiluMul(const float* gate, const float* up, int64_t n, float* out) {

@@ -40,6 +40,12 @@ void RopeYarnCorrDims(int64_t rot_dim, int64_t n_ctx_orig, float freq_base,
                       float beta_fast, float beta_slow, float dims[2]);
 float RopeYarnRamp(float low, float high, int64_t i);
 
+// cos/sin [rot_dim/2] of the rotary pairs at `pos` (times the magnitude
+// scale), computed exactly as ggml does (an f32 recurrence, cosf/sinf) so
+// that keys match llama.cpp's; shared by Rope and RopeRef.
+void RopeCosSin(int64_t pos, const RopeParams& p, float* cos_out,
+                float* sin_out);
+
 // Rotates `n_heads` heads of `head_dim` floats (contiguous) at position pos.
 // Pair i turns by theta_i = pos * freq_base^(-2i/rot_dim) (/ freq_factors[i])
 // * freq_scale (YaRN-blended when ext_factor != 0), and cos/sin are scaled by
@@ -51,8 +57,12 @@ void Rope(float* x, int64_t n_heads, int64_t head_dim, int64_t pos,
 void RopeRef(float* x, int64_t n_heads, int64_t head_dim, int64_t pos,
              const RopeParams& p);
 
-// out[i] = gelu_tanh(gate[i]) * up[i]  (GeGLU); out may alias gate or up.
+// GeGLU with ggml's numerics (simd/gelu.cc): out[i] = gelu_tanh(gate[i]) *
+// up[i], where gelu is read from a table over f16 inputs and stored in f16
+// (GGML_GELU_FP16), 0 for gate <= -10 and gate for gate >= 10, so our FFN
+// outputs match llama.cpp's. out may alias gate or up.
 void GeluTanhMul(const float* gate, const float* up, int64_t n, float* out);
+// Reference: the same definition computed in double without the table.
 void GeluTanhMulRef(const float* gate, const float* up, int64_t n, float* out);
 // out[i] = silu(gate[i]) * up[i]  (SwiGLU); out may alias gate or up.
 void SiluMul(const float* gate, const float* up, int64_t n, float* out);

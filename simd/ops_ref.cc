@@ -2,6 +2,7 @@
 // helpers that both the kernel and the reference use.
 #include <algorithm>
 #include <cmath>
+#include <vector>
 #include <cstdint>
 #include <limits>
 
@@ -52,34 +53,46 @@ void RmsNormRef(const float* x, const float* w, float eps, int64_t n,
   }
 }
 
+void RopeCosSin(int64_t pos, const RopeParams& p, float* cos_out,
+                float* sin_out) {
+  // ggml's recurrence, kept in f32 on purpose: theta starts at pos and is
+  // multiplied by base^(-2/rot) per pair, then cosf/sinf. Its rounding is
+  // what llama.cpp's keys carry, and rounding Q and K to f16 afterwards turns
+  // even ulp-level angle differences into visible logit differences.
+  float corr[2] = {0.f, 0.f};
+  float mscale = p.attn_factor;
+  if (p.ext_factor != 0.f) {
+    RopeYarnCorrDims(p.rot_dim, p.n_ctx_orig, p.freq_base, p.beta_fast,
+                     p.beta_slow, corr);
+    mscale *= 1.0f + 0.1f * std::log(1.0f / p.freq_scale);
+  }
+  const float theta_scale =
+      std::pow(p.freq_base, -2.0f / static_cast<float>(p.rot_dim));
+  float theta_base = static_cast<float>(pos);
+  for (int64_t i = 0; i < p.rot_dim / 2; ++i) {
+    const float ff = p.freq_factors != nullptr ? p.freq_factors[i] : 1.0f;
+    const float extrap = theta_base / ff;
+    const float interp = p.freq_scale * extrap;
+    float theta = interp;
+    if (p.ext_factor != 0.f) {
+      const float ramp = RopeYarnRamp(corr[0], corr[1], i) * p.ext_factor;
+      theta = interp * (1 - ramp) + extrap * ramp;
+    }
+    cos_out[i] = std::cos(theta) * mscale;
+    sin_out[i] = std::sin(theta) * mscale;
+    theta_base *= theta_scale;
+  }
+}
+
 void RopeRef(float* x, int64_t n_heads, int64_t head_dim, int64_t pos,
              const RopeParams& p) {
   const int64_t rot = p.rot_dim;
   SKV_CHECK(rot >= 0 && rot % 2 == 0 && rot <= head_dim);
   const int64_t half = rot / 2;
-  float corr[2] = {0.f, 0.f};
-  double mscale = p.attn_factor;
-  if (p.ext_factor != 0.f) {
-    RopeYarnCorrDims(rot, p.n_ctx_orig, p.freq_base, p.beta_fast, p.beta_slow,
-                     corr);
-    mscale *= 1.0 + 0.1 * std::log(1.0 / p.freq_scale);
-  }
+  std::vector<float> cs(half), sn(half);  // [half]
+  RopeCosSin(pos, p, cs.data(), sn.data());
   for (int64_t i = 0; i < half; ++i) {
-    // Straight from the formula (no running product), as the independent
-    // check of the kernel's table.
-    double extrap = static_cast<double>(pos) *
-                    std::pow(static_cast<double>(p.freq_base),
-                             -2.0 * static_cast<double>(i) / rot);
-    if (p.freq_factors != nullptr) extrap /= p.freq_factors[i];
-    double theta = p.freq_scale * extrap;
-    if (p.ext_factor != 0.f) {
-      const double ramp =
-          static_cast<double>(RopeYarnRamp(corr[0], corr[1], i)) *
-          p.ext_factor;
-      theta = theta * (1.0 - ramp) + extrap * ramp;
-    }
-    const double c = std::cos(theta) * mscale;
-    const double s = std::sin(theta) * mscale;
+    const double c = cs[i], s = sn[i];
     for (int64_t h = 0; h < n_heads; ++h) {
       float* xh = x + h * head_dim;
       const int64_t i0 = p.style == RopeParams::Style::kNeox ? i : 2 * i;
@@ -88,16 +101,6 @@ void RopeRef(float* x, int64_t n_heads, int64_t head_dim, int64_t pos,
       xh[i0] = static_cast<float>(a * c - b * s);
       xh[i1] = static_cast<float>(a * s + b * c);
     }
-  }
-}
-
-void GeluTanhMulRef(const float* gate, const float* up, int64_t n,
-                    float* out) {
-  const double k0 = std::sqrt(2.0 / kPi);
-  for (int64_t i = 0; i < n; ++i) {
-    const double g = gate[i];
-    const double t = std::tanh(k0 * (g + 0.044715 * g * g * g));
-    out[i] = static_cast<float>(0.5 * g * (1.0 + t) * up[i]);
   }
 }
 

@@ -222,8 +222,38 @@ void CheckGated(const Kernel& kernel, const Ref& ref, const char* what) {
   });
 }
 
+// GeGLU follows ggml's f16 table, so kernel and reference agree to one f16
+// ulp of gelu (the table rounds an f32 tanh, the reference a double one).
 TEST(OpsTest, GeluTanhMulMatchesReference) {
-  CheckGated(GeluTanhMul, GeluTanhMulRef, "GeluTanhMul");
+  for (int64_t n : Lengths()) {
+    auto g = RandomVec(n, -12.f, 12.f, 11 + n);
+    const auto u = RandomVec(n, -3.f, 3.f, 12 + n);
+    std::vector<float> got(n), want(n);
+    GeluTanhMul(g.data(), u.data(), n, got.data());
+    GeluTanhMulRef(g.data(), u.data(), n, want.data());
+    std::vector<double> tol(n);
+    for (int64_t i = 0; i < n; ++i) {
+      tol[i] = 1e-3 * std::fabs(g[i] * u[i]) + 1e-30;
+    }
+    ExpectClose(got, want, tol, "GeluTanhMul");
+    auto alias = g;  // out == gate
+    GeluTanhMul(alias.data(), u.data(), n, alias.data());
+    EXPECT_EQ(alias, got) << "in place, n=" << n;
+  }
+}
+
+// Spot values of ggml's definition: saturation outside [-10, 10] and the
+// f16 rounding of both the input and the result.
+TEST(OpsTest, GeluTanhMulFollowsGgmlTable) {
+  const std::vector<float> g = {-11.f, 11.f, 0.f, 1.f, 1.0001f};
+  const std::vector<float> u = {2.f, 2.f, 5.f, 1.f, 1.f};
+  std::vector<float> y(g.size());
+  GeluTanhMul(g.data(), u.data(), g.size(), y.data());
+  EXPECT_EQ(y[0], 0.f);
+  EXPECT_EQ(y[1], 22.f);
+  EXPECT_EQ(y[2], 0.f);
+  EXPECT_NEAR(y[3], 0.8413f, 1e-3);  // gelu(1) = 0.8412
+  EXPECT_EQ(y[3], y[4]);             // 1.0001 rounds to f16 1.0
 }
 
 TEST(OpsTest, SiluMulMatchesReference) {
