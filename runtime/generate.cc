@@ -13,7 +13,7 @@ double Since(std::chrono::steady_clock::time_point t) {
 StatusOr<GenerationStats> Generate(Session& session, Sampler& sampler,
                                    const std::vector<int32_t>& prompt,
                                    int64_t n_predict,
-                                   const std::function<void(int32_t)>& on_token) {
+                                   const std::function<bool(int32_t)>& on_token) {
   if (prompt.empty()) return Status::Error("the prompt has no tokens");
   GenerationStats stats;
   stats.prompt_tokens = static_cast<int64_t>(prompt.size());
@@ -31,7 +31,7 @@ StatusOr<GenerationStats> Generate(Session& session, Sampler& sampler,
       break;
     }
     ++stats.generated_tokens;
-    if (on_token) on_token(id);
+    if (on_token && !on_token(id)) break;
     if (i + 1 == n_predict || session.n_past() >= session.n_ctx()) break;
     const int32_t next[1] = {id};
     SKV_RETURN_IF_ERROR(session.Evaluate(next, /*all_logits=*/false, &logits));

@@ -20,11 +20,12 @@ struct GenerationStats {
 };
 
 // Prefills `prompt` into a fresh session, then samples up to n_predict tokens
-// (stopping at end-of-generation tokens); on_token(id) streams each one.
+// (stopping at end-of-generation tokens); on_token(id) streams each one and
+// returns false to stop (e.g. at a caller's stop string).
 // Decode positions continue at prompt length + t.
 StatusOr<GenerationStats> Generate(Session& session, Sampler& sampler,
                                    const std::vector<int32_t>& prompt,
                                    int64_t n_predict,
-                                   const std::function<void(int32_t)>& on_token);
+                                   const std::function<bool(int32_t)>& on_token);
 
 }  // namespace skv

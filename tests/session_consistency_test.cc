@@ -3,7 +3,10 @@
 // logits beyond float reassociation, and decode continues at position N.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstring>
 #include <cstdlib>
 #include <memory>
 #include <string>
@@ -49,20 +52,49 @@ class SessionConsistency : public ::testing::TestWithParam<std::string> {
     return logits;
   }
 
-  // Max |a - b| relative to the largest |logit| of the row.
-  static void ExpectClose(const float* a, const float* b, int64_t n,
-                          const std::string& what) {
-    double worst = 0, scale = 1e-6;
-    int64_t at = 0;
+  // KL(softmax(a) || softmax(b)) of one row of logits, in nats.
+  static double RowKl(const float* a, const float* b, int64_t n) {
+    const double ma = *std::max_element(a, a + n), mb = *std::max_element(b, b + n);
+    double za = 0, zb = 0;
     for (int64_t i = 0; i < n; ++i) {
-      scale = std::max(scale, std::abs(double(a[i])));
-      const double d = std::abs(double(a[i]) - b[i]);
-      if (d > worst) { worst = d; at = i; }
+      za += std::exp(a[i] - ma);
+      zb += std::exp(b[i] - mb);
     }
-    EXPECT_LT(worst / scale, 2e-3) << what << ": worst at " << at << ": "
-                                   << a[at] << " vs " << b[at];
+    double kl = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      const double la = a[i] - ma - std::log(za), lb = b[i] - mb - std::log(zb);
+      kl += std::exp(la) * (la - lb);
+    }
+    return kl;
   }
 
+  // Two evaluations of the same tokens must give the same distributions up
+  // to rounding: like llama.cpp we round activations to 8-bit blocks and
+  // f16 before matmuls and attention, so a different batch split (GEMV vs
+  // GEMM summation order) can flip individual roundings; a real bug (wrong
+  // position, stale cache entry, mask) moves KL by orders of magnitude more.
+  static void ExpectSameDistributions(const float* a, const float* b,
+                                      int64_t rows, int64_t n,
+                                      const std::string& what) {
+    double sum = 0, worst = 0;
+    int64_t worst_row = 0, same_top = 0;
+    for (int64_t r = 0; r < rows; ++r) {
+      const double kl = RowKl(a + r * n, b + r * n, n);
+      sum += kl;
+      if (kl > worst) { worst = kl; worst_row = r; }
+      same_top += std::max_element(a + r * n, a + (r + 1) * n) - (a + r * n) ==
+                  std::max_element(b + r * n, b + (r + 1) * n) - (b + r * n);
+    }
+    std::printf("%s: mean KL %.2e, max %.2e (row %lld), same argmax %lld/%lld\n",
+                what.c_str(), sum / rows, worst, (long long)worst_row,
+                (long long)same_top, (long long)rows);
+    EXPECT_LT(sum / rows, kMaxMeanKl) << what;
+    EXPECT_LT(worst, kMaxRowKl) << what << " row " << worst_row;
+    EXPECT_GE(same_top, rows * 9 / 10) << what;
+  }
+
+  static constexpr double kMaxMeanKl = 5e-3;
+  static constexpr double kMaxRowKl = 5e-2;
   static constexpr int kTokens = 48;
   std::unique_ptr<Model> model_;
   std::vector<int32_t> tokens_;
@@ -71,11 +103,8 @@ class SessionConsistency : public ::testing::TestWithParam<std::string> {
 TEST_P(SessionConsistency, BatchSizeDoesNotChangeLogits) {
   const std::vector<float> one_batch = EvalAll(kTokens);
   const std::vector<float> batched = EvalAll(7);
-  const int64_t V = model_->config().n_vocab;
-  for (int t = 0; t < kTokens; ++t) {
-    ExpectClose(one_batch.data() + t * V, batched.data() + t * V,
-                V, "token " + std::to_string(t));
-  }
+  ExpectSameDistributions(one_batch.data(), batched.data(), kTokens,
+                          model_->config().n_vocab, "batch 48 vs 7");
 }
 
 TEST_P(SessionConsistency, DecodeAfterPrefillMatchesFullEvaluation) {
@@ -85,34 +114,36 @@ TEST_P(SessionConsistency, DecodeAfterPrefillMatchesFullEvaluation) {
   o.n_ctx = kTokens;
   auto s = Session::Create(*model_, o);
   ASSERT_TRUE(s.ok());
-  const int prompt = 40;
+  const int prompt = 32;
   std::vector<float> logits;
+  std::vector<float> stepwise;  // [kTokens - prompt + 1][V]
   ASSERT_TRUE(s->Evaluate(std::span(tokens_).first(prompt), false, &logits).ok());
   ASSERT_EQ(s->n_past(), prompt);  // the next decode position is N
-  ExpectClose(full.data() + (prompt - 1) * V, logits.data(), V, "prefill last");
+  stepwise.insert(stepwise.end(), logits.begin(), logits.end());
   for (int t = prompt; t < kTokens; ++t) {
     ASSERT_TRUE(s->Evaluate(std::span(tokens_).subspan(t, 1), false, &logits).ok());
     ASSERT_EQ(s->n_past(), t + 1);
-    ExpectClose(full.data() + t * V, logits.data(), V, "decode " + std::to_string(t));
+    stepwise.insert(stepwise.end(), logits.begin(), logits.end());
   }
+  ExpectSameDistributions(full.data() + (prompt - 1) * V, stepwise.data(),
+                          kTokens - prompt + 1, V, "prefill+decode vs full");
   // The context is full now: one more token is a clear error naming -c.
   const Status st = s->Evaluate(std::span(tokens_).first(1), false, &logits);
   ASSERT_FALSE(st.ok());
   EXPECT_NE(st.message().find("-c/--ctx-size"), std::string::npos) << st.message();
 }
 
-TEST_P(SessionConsistency, ThreadCountDoesNotChangeArgmax) {
+// Every kernel splits work so that each output is computed by one thread in
+// a fixed order: the thread count must not change a single bit.
+TEST_P(SessionConsistency, ThreadCountDoesNotChangeLogits) {
   const int before = MaxThreads();
   SetThreads(1);
   const std::vector<float> one = EvalAll(16);
   SetThreads(2);
   const std::vector<float> two = EvalAll(16);
   SetThreads(before);
-  const int64_t V = model_->config().n_vocab;
-  for (int t = 0; t < kTokens; ++t) {
-    ExpectClose(one.data() + t * V, two.data() + t * V, V,
-                "token " + std::to_string(t));
-  }
+  ASSERT_EQ(one.size(), two.size());
+  EXPECT_EQ(0, std::memcmp(one.data(), two.data(), one.size() * sizeof(float)));
 }
 
 TEST_P(SessionConsistency, InvalidTokenIsRejected) {

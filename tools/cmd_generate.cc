@@ -51,6 +51,7 @@ Status RunGenerate(const GenerateFlags& f) {
           fmt::print("{}", tok.TokenToPiece(id, /*special=*/false));
         }
         std::fflush(stdout);
+        return true;
       }));
   fmt::print("\n");
   fmt::print(stderr,

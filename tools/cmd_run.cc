@@ -1,5 +1,6 @@
 // `structkv run`: the main job. Answers a question about a (long) document:
-// the document and the question go through the model's chat template, the
+// the document and the question go through the model's chat template (or a
+// plain "Question: ... Answer:" completion for base models without one), the
 // answer is printed, then a summary of time, memory and KV size.
 #include <fmt/core.h>
 
@@ -33,8 +34,16 @@ Status RunRun(const RunFlags& f) {
   SKV_ASSIGN_OR_RETURN(std::string doc, ReadTextFile(f.doc_path));
   SKV_ASSIGN_OR_RETURN(std::unique_ptr<Model> model,
                        LoadModelVerbose(f.model.path));
-  const std::string user = doc + "\n\n" + f.question;
-  SKV_ASSIGN_OR_RETURN(std::string prompt_text, ApplyChat(*model, user));
+  // Instruct models carry a chat template; without one (a base model) a
+  // plain question/answer completion works better than a chat format.
+  std::string prompt_text;
+  const bool chat = model->file().Find("tokenizer.chat_template") != nullptr;
+  if (chat) {
+    SKV_ASSIGN_OR_RETURN(prompt_text,
+                         ApplyChat(*model, doc + "\n\n" + f.question));
+  } else {
+    prompt_text = doc + "\n\nQuestion: " + f.question + "\nAnswer:";
+  }
   const Tokenizer& tok = model->tokenizer();
   const std::vector<int32_t> prompt = tok.Encode(prompt_text, true, true);
   SessionOptions so = f.session.options;
@@ -49,12 +58,21 @@ Status RunRun(const RunFlags& f) {
   SKV_ASSIGN_OR_RETURN(Sampler sampler, Sampler::Create(f.sampler.options));
   fmt::print(stderr, "{}; document {} ({} bytes), prompt {} tokens\n",
              ctx.Describe(), f.doc_path, doc.size(), prompt.size());
-  fmt::print("Q: {}\nA: ", f.question);
+  fmt::print("Q: {}\nA:", f.question);
+  std::string answer;
   SKV_ASSIGN_OR_RETURN(
       GenerationStats stats,
       Generate(session, sampler, prompt, f.n_predict, [&](int32_t id) {
-        fmt::print("{}", tok.TokenToPiece(id, false));
+        const std::string piece = tok.TokenToPiece(id, false);
+        // A completion-style answer ends with its line.
+        if (!chat && piece.find('\n') != std::string::npos &&
+            answer.find_first_not_of(" \n") != std::string::npos) {
+          return false;
+        }
+        answer += piece;
+        fmt::print("{}", piece);
         std::fflush(stdout);
+        return true;
       }));
   fmt::print("\n\n");
   const double kv_full = static_cast<double>(session.kv().live_bytes());
