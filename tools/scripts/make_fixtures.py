@@ -7,11 +7,13 @@ Tokenizers are copied from the vocab-only GGUF files in ../shared/data/tokenizer
 so that llama.cpp (the reference) can load the same files.
 
 Usage: make_fixtures.py --out DIR [--shared ../shared]
-Writes DIR/llama-fixture.gguf and DIR/qwen2-fixture.gguf (deterministic).
+Writes DIR/llama-fixture.gguf, DIR/llama-yarn-fixture.gguf and
+DIR/qwen2-fixture.gguf (deterministic).
 """
 import argparse
 import os
 import sys
+import zlib
 
 import numpy as np
 import gguf
@@ -81,12 +83,19 @@ def write_model(path, arch, vocab_path, cfg, seed):
     writer.add_rope_freq_base(cfg["rope_base"])
     writer.add_layer_norm_rms_eps(1e-5)
     writer.add_rope_dimension_count(hd)
+    if cfg.get("yarn"):
+        factor, orig = cfg["yarn"]
+        writer.add_rope_scaling_type(gguf.RopeScalingType.YARN)
+        writer.add_rope_scaling_factor(factor)
+        writer.add_rope_scaling_orig_ctx_len(orig)
     writer.add_file_type(1)
     qt = cfg["qtypes"]
     # Embedding rows of unit scale; hidden projections ~1/sqrt(fan_in) so
     # activations stay O(1); the output head is scaled up to make the
     # distribution peaked.
-    add_matrix(writer, rng, "token_embd.weight", n_vocab, e, 1.0, qt["embd"])
+    # Tied heads reuse the embeddings as output rows: a smaller scale keeps
+    # the logits peaked without collapsing onto the current token.
+    add_matrix(writer, rng, "token_embd.weight", n_vocab, e, cfg.get("embd_std", 1.0), qt["embd"])
     add_vector(writer, rng, "output_norm.weight", e, 1.0, 0.1)
     if not cfg.get("tied", False):
         add_matrix(writer, rng, "output.weight", n_vocab, e, 4.0 / np.sqrt(e), qt["out"])
@@ -123,6 +132,12 @@ FIXTURES = {
         n_embd=256, n_head=8, n_kv=2, head_dim=32, n_ff=512, n_layer=4,
         n_ctx=4096, rope_base=500000.0, rope_freqs=True,
         qtypes=dict(embd=Q.F16, out=Q.Q8_0, attn=Q.Q8_0, ffn=Q.Q4_0, ffn_down=Q.Q5_1))),
+    # SmolLM / Llama 3.2-like: tied embeddings, YaRN rope scaling from
+    # metadata, byte-level BPE vocab, Q8_0 / Q5_0 / Q4_0 weights.
+    "llama-yarn-fixture.gguf": ("llama", "ggml-vocab-gpt-2.gguf", dict(
+        n_embd=128, n_head=4, n_kv=1, head_dim=32, n_ff=384, n_layer=3,
+        n_ctx=8192, rope_base=10000.0, tied=True, yarn=(4.0, 256), embd_std=0.3,
+        qtypes=dict(embd=Q.Q8_0, out=Q.Q8_0, attn=Q.Q5_0, ffn=Q.Q4_0, ffn_down=Q.Q8_0))),
     # Qwen2-like: QKV bias, separate output head, byte-level BPE vocab,
     # Q5_0 / Q4_1 / Q8_0 / F32 weights.
     "qwen2-fixture.gguf": ("qwen2", "ggml-vocab-gpt-2.gguf", dict(
@@ -139,9 +154,10 @@ def main():
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     vocab_dir = os.path.join(args.shared, "data", "tokenizer")
-    for seed, (name, (arch, vocab, cfg)) in enumerate(sorted(FIXTURES.items())):
+    for name, (arch, vocab, cfg) in sorted(FIXTURES.items()):
         path = os.path.join(args.out, name)
-        write_model(path, arch, os.path.join(vocab_dir, vocab), cfg, seed + 1)
+        # Seeded by name: adding a fixture never changes the others.
+        write_model(path, arch, os.path.join(vocab_dir, vocab), cfg, zlib.crc32(name.encode()))
         print(path)
 
 

@@ -1,0 +1,74 @@
+#!/usr/bin/env python3
+"""Bad input through the real `structkv` binary: every case must exit
+non-zero (never crash) with one error line naming the file, flag, key or
+tensor at fault. Standard library only; label `unit`.
+
+Usage: cli_errors_test.py STRUCTKV_BINARY FIXTURE_GGUF_OR_EMPTY
+"""
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+
+
+def gguf_header(n_tensors, n_kv, kvs=b""):
+    return b"GGUF" + struct.pack("<IQQ", 3, n_tensors, n_kv) + kvs
+
+
+def kv_string(key, value):
+    k, v = key.encode(), value.encode()
+    return struct.pack("<Q", len(k)) + k + struct.pack("<I", 8) + struct.pack("<Q", len(v)) + v
+
+
+def main():
+    binary = sys.argv[1]
+    fixture = sys.argv[2] if len(sys.argv) > 2 else ""
+    tmp = tempfile.mkdtemp(prefix="skv_cli_")
+    bad_magic = os.path.join(tmp, "bad_magic.gguf")
+    open(bad_magic, "wb").write(b"GGUX" + b"\0" * 60)
+    truncated = os.path.join(tmp, "truncated.gguf")
+    open(truncated, "wb").write(gguf_header(0, 3))
+    mamba = os.path.join(tmp, "mamba.gguf")
+    open(mamba, "wb").write(gguf_header(0, 1, kv_string("general.architecture", "mamba")))
+    doc = os.path.join(tmp, "doc.txt")
+    open(doc, "w").write("A short document.")
+    missing = os.path.join(tmp, "does_not_exist.txt")
+
+    cases = [
+        (["inspect", bad_magic], ["bad_magic.gguf", "magic"]),
+        (["inspect", truncated], ["truncated.gguf", "truncated"]),
+        (["generate", "-m", mamba, "-p", "hi"], ["mamba.gguf", "'mamba'", "llama, qwen2, gemma3"]),
+        (["generate", "-m", os.path.join(tmp, "nope.gguf"), "-p", "hi"], ["nope.gguf"]),
+        (["run", "-m", mamba, "-f", missing, "-p", "q"], ["does_not_exist.txt"]),
+        (["perplexity", "-m", mamba, "-f", missing], ["does_not_exist.txt"]),
+        (["tokenize", "-m", mamba], ["no prompt"]),
+        (["generate", "-m", mamba, "-p", "x", "-f", doc], ["-p or -f"]),
+        (["generate", "-m", mamba, "-p", "x", "-t", "-3"], ["--threads"]),
+        (["generate", "-m", mamba, "-p", "x", "-t", "two"], ["--threads"]),
+    ]
+    if fixture:
+        cases += [
+            (["generate", "-m", fixture, "-p", "hello", "--top-p", "0"], ["--top-p"]),
+            (["generate", "-m", fixture, "-p", "hello world " * 20, "-c", "8"], ["-c/--ctx-size"]),
+            (["perplexity", "-m", fixture, "-f", doc, "-c", "64"], ["-c/--ctx-size", "tokens"]),
+            (["run", "-m", fixture, "-f", doc, "-p", "q", "--kv", "magic"], ["--kv", "magic"]),
+        ]
+    failures = 0
+    for args, needles in cases:
+        res = subprocess.run([binary] + args, capture_output=True, text=True, timeout=120)
+        err = res.stderr
+        ok = res.returncode not in (0,) and res.returncode > 0 and all(n in err for n in needles)
+        # A crash shows as a negative return code (signal) or a sanitizer report.
+        if not ok:
+            failures += 1
+            print(f"FAIL structkv {' '.join(a[:40] for a in args)}\n  rc={res.returncode}\n"
+                  f"  wanted {needles}\n  stderr: {err.strip()[:400]}")
+        else:
+            print(f"ok   structkv {args[0]}: {err.strip().splitlines()[-1][:160]}")
+    print(f"{len(cases) - failures} passed, {failures} failed")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
