@@ -10,7 +10,10 @@
 
 #include "benchmark/benchmark.h"
 #include "simd/ggml_types.h"
+#include "base/parallel.h"
+#include "simd/activation_round.h"
 #include "simd/quant.h"
+#include "simd/quant_dot.h"
 
 namespace skv {
 namespace {
@@ -59,6 +62,55 @@ BENCHMARK_CAPTURE(BM_MatVec, q8_0_262144x640, GgmlType::kQ8_0, 262144, 640)->Use
 BENCHMARK_CAPTURE(BM_MatVec, f16_262144x640, GgmlType::kF16, 262144, 640)->UseRealTime();
 BENCHMARK_CAPTURE(BM_MatVec, q4_K_262144x768, GgmlType::kQ4_K, 262144, 768)->UseRealTime();
 BENCHMARK_CAPTURE(BM_MatVec, q6_K_262144x768, GgmlType::kQ6_K, 262144, 768)->UseRealTime();
+
+// Decode GEMV float path vs integer path, side by side on the same weights
+// and thread count (state.range(0)). The float path includes the activation
+// rounding MatMul does before it; the integer path includes the activation
+// quantisation, so both are what one decode MatMul costs.
+//
+//   build/bench/skv_kernel_bench --benchmark_filter=Decode
+void BM_DecodeGemv(benchmark::State& state, GgmlType type, int64_t rows,
+                   int64_t n, bool integer) {
+  const int saved = MaxThreads();
+  SetThreads(static_cast<int>(state.range(0)));
+  const std::vector<uint8_t> w = MakeWeights(type, rows, n);
+  std::vector<float> x(static_cast<size_t>(n));   // [n]
+  std::vector<float> xr(static_cast<size_t>(n));  // [n]
+  std::mt19937 rng(2);
+  std::normal_distribution<float> normal(0.f, 1.f);
+  for (float& v : x) v = normal(rng);
+  std::vector<float> y(static_cast<size_t>(rows));  // [rows]
+  const int64_t row_bytes = GgmlRowBytes(type, n);
+  QuantizedActivations xq;
+  for (auto _ : state) {
+    if (integer) {
+      QuantizeActivations(type, x.data(), n, &xq);
+      MatVecQ8(type, w.data(), row_bytes, xq, y.data(), rows);
+    } else {
+      RoundActivations(type, x.data(), xr.data(), n);
+      MatVec(type, w.data(), row_bytes, xr.data(), n, y.data(), rows);
+    }
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  SetThreads(saved);
+  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(w.size()));
+  state.SetLabel(ActiveSimdTarget());
+}
+
+#define SKV_DECODE_BENCH(name, type, rows, n)                                \
+  BENCHMARK_CAPTURE(BM_DecodeGemv, name##_float, type, rows, n, false)       \
+      ->Arg(1)->Arg(2)->UseRealTime();                                       \
+  BENCHMARK_CAPTURE(BM_DecodeGemv, name##_int8, type, rows, n, true)         \
+      ->Arg(1)->Arg(2)->UseRealTime()
+
+SKV_DECODE_BENCH(q8_0_262144x640, GgmlType::kQ8_0, 262144, 640);
+SKV_DECODE_BENCH(q4_K_2048x2048, GgmlType::kQ4_K, 2048, 2048);
+SKV_DECODE_BENCH(q6_K_2048x2048, GgmlType::kQ6_K, 2048, 2048);
+SKV_DECODE_BENCH(q5_0_2048x640, GgmlType::kQ5_0, 2048, 640);
+SKV_DECODE_BENCH(q4_0_2048x2048, GgmlType::kQ4_0, 2048, 2048);
+SKV_DECODE_BENCH(q5_K_2048x2048, GgmlType::kQ5_K, 2048, 2048);
+SKV_DECODE_BENCH(q8_0_2048x2048, GgmlType::kQ8_0, 2048, 2048);
 
 }  // namespace
 }  // namespace skv

@@ -48,6 +48,33 @@ void LayerKv::Append(const float* k, const float* v, const int32_t* pos,
   length_ += T;
 }
 
+void LayerKv::Compact(const std::vector<std::vector<int32_t>>& keep,
+                      int64_t extra_slots) {
+  SKV_CHECK(static_cast<int64_t>(keep.size()) == n_kv_heads_);
+  const int64_t count = static_cast<int64_t>(keep[0].size());
+  const int64_t slots = count + std::max<int64_t>(0, extra_slots);
+  std::vector<uint16_t> k(n_kv_heads_ * slots * head_dim_);    // [G][slots][D]
+  std::vector<uint16_t> v(n_kv_heads_ * slots * head_dim_v_);  // [G][slots][Dv]
+  std::vector<int32_t> pos(n_kv_heads_ * slots);               // [G][slots]
+  for (int64_t g = 0; g < n_kv_heads_; ++g) {
+    SKV_CHECK(static_cast<int64_t>(keep[g].size()) == count);
+    for (int64_t i = 0; i < count; ++i) {
+      const int64_t src = keep[g][i];
+      SKV_CHECK(src >= 0 && src < length_ && (i == 0 || src > keep[g][i - 1]));
+      const int64_t from = g * capacity_ + src, to = g * slots + i;
+      std::memcpy(&k[to * head_dim_], &k_[from * head_dim_], head_dim_ * sizeof(uint16_t));
+      std::memcpy(&v[to * head_dim_v_], &v_[from * head_dim_v_],
+                  head_dim_v_ * sizeof(uint16_t));
+      pos[to] = pos_[from];
+    }
+  }
+  k_.swap(k);  // the old buffers are freed when k, v, pos go out of scope
+  v_.swap(v);
+  pos_.swap(pos);
+  capacity_ = slots;
+  length_ = count;
+}
+
 KvView LayerKv::View() const {
   KvView view;
   view.k = k_.data();

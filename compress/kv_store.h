@@ -24,6 +24,11 @@ class LayerKv {
   void Append(const float* k, const float* v, const int32_t* pos, int64_t T);
   // Drops every entry (keeps the allocation).
   void Clear() { length_ = 0; }
+  // Keeps, for each KV head g, the entries keep[g] (ascending slot indices,
+  // the same count for every head) and reallocates to that count plus
+  // `extra_slots`, so evicted entries are really freed.
+  void Compact(const std::vector<std::vector<int32_t>>& keep,
+               int64_t extra_slots);
 
   KvView View() const;
   int64_t length() const { return length_; }

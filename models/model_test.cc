@@ -46,7 +46,7 @@ struct TinyLlama {
     w.AddScalar("llama.attention.head_count_kv", GgufValueType::kUint32, uint32_t{kKvHeads});
     w.AddString("tokenizer.ggml.model", "llama");
     w.AddStringArray("tokenizer.ggml.tokens",
-                     {"<unk>", "<s>", "</s>", "\xe2\x96\x81a", "\xe2\x96\x81b", "a", "b", "c"});
+                     {"<unk>", "<s>", "</s>", "\xe2\x96\x81" "a", "\xe2\x96\x81" "b", "a", "b", "c"});
     w.AddArray("tokenizer.ggml.scores", GgufValueType::kFloat32,
                std::vector<float>{0, 0, 0, -1, -2, -3, -4, -5});
     w.AddArray("tokenizer.ggml.token_type", GgufValueType::kInt32,

@@ -1,5 +1,6 @@
 #include "models/transformer.h"
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -58,9 +59,10 @@ struct Activations {
   std::vector<float> up;    // [T][n_ff]
 };
 
-void AttentionBlock(const ModelConfig& c, const LayerConfig& lc,
+void AttentionBlock(const ModelConfig& c, int64_t layer, const LayerConfig& lc,
                     const LayerWeights& w, std::span<const int32_t> pos,
-                    LayerKv& layer_kv, Activations& a) {
+                    LayerKv& layer_kv, Activations& a,
+                    const AttentionProbe* probe) {
   const int64_t T = static_cast<int64_t>(pos.size());
   NormRows(a.x.data(), w.attn_norm, c.norm_eps, T, c.n_embd, a.h.data());
   Project(w.wq, w.bq, a.h.data(), T, a.q.data());
@@ -89,8 +91,17 @@ void AttentionBlock(const ModelConfig& c, const LayerConfig& lc,
   AttentionMask mask;
   mask.sliding_window = lc.sliding_window;
   mask.softcap = c.attn_softcap;
-  Attention(shape, mask, c.attn_scale, a.q.data(), pos.data(), T,
-            layer_kv.View(), a.att.data());
+  const KvView view = layer_kv.View();
+  if (probe != nullptr) {
+    std::vector<float> scores(c.n_heads * view.n);  // [n_heads][n_kv]
+    WindowSaliency saliency{std::min(probe->window, T), scores.data()};
+    Attention(shape, mask, c.attn_scale, a.q.data(), pos.data(), T, view,
+              a.att.data(), &saliency);
+    probe->on_layer(layer, scores.data(), view.n);
+  } else {
+    Attention(shape, mask, c.attn_scale, a.q.data(), pos.data(), T, view,
+              a.att.data());
+  }
   Project(w.wo, WeightTensor{}, a.att.data(), T, a.o.data());
   if (w.post_attn_norm.present()) {
     NormRows(a.o.data(), w.post_attn_norm, c.norm_eps, T, c.n_embd,
@@ -129,7 +140,8 @@ void FeedForwardBlock(const ModelConfig& c, const LayerWeights& w, int64_t T,
 
 void Forward(const Model& model, std::span<const int32_t> tokens,
              std::span<const int32_t> positions, KvStore& kv,
-             std::span<const int64_t> logit_rows, float* logits) {
+             std::span<const int64_t> logit_rows, float* logits,
+             const AttentionProbe* probe) {
   const ModelConfig& c = model.config();
   const ModelWeights& w = model.weights();
   const int64_t T = static_cast<int64_t>(tokens.size());
@@ -148,7 +160,8 @@ void Forward(const Model& model, std::span<const int32_t> tokens,
   });
 
   for (int64_t l = 0; l < c.n_layers; ++l) {
-    AttentionBlock(c, c.layers[l], w.layers[l], positions, kv.layer(l), a);
+    AttentionBlock(c, l, c.layers[l], w.layers[l], positions, kv.layer(l), a,
+                   probe);
     FeedForwardBlock(c, w.layers[l], T, a);
   }
 

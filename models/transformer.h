@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <span>
 
 #include "compress/kv_store.h"
@@ -12,12 +13,23 @@
 
 namespace skv {
 
+// Attention statistics requested from the kernel while it computes a batch
+// (no second pass over the keys): for each layer, the sum over the batch's
+// last `window` queries (all of them when window >= T) of every query head's
+// softmax probability on every entry of the layer.
+struct AttentionProbe {
+  int64_t window = 0;
+  // scores: [n_heads][n_kv], entry order of the layer's KV heads.
+  std::function<void(int64_t layer, const float* scores, int64_t n_kv)> on_layer;
+};
+
 // Runs tokens [T] at positions [T] through every layer, appending their keys
 // and values to `kv`. Writes the logits of the batch rows listed in
 // `logit_rows` to logits [logit_rows.size()][n_vocab]. Tokens must be valid
 // ids (callers validate user input). Multithreaded inside each op.
 void Forward(const Model& model, std::span<const int32_t> tokens,
              std::span<const int32_t> positions, KvStore& kv,
-             std::span<const int64_t> logit_rows, float* logits);
+             std::span<const int64_t> logit_rows, float* logits,
+             const AttentionProbe* probe = nullptr);
 
 }  // namespace skv

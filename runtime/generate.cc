@@ -10,17 +10,15 @@ double Since(std::chrono::steady_clock::time_point t) {
 }
 }  // namespace
 
-StatusOr<GenerationStats> Generate(Session& session, Sampler& sampler,
-                                   const std::vector<int32_t>& prompt,
-                                   int64_t n_predict,
-                                   const std::function<bool(int32_t)>& on_token) {
-  if (prompt.empty()) return Status::Error("the prompt has no tokens");
+StatusOr<GenerationStats> ContinueGeneration(
+    Session& session, Sampler& sampler, const std::vector<int32_t>& tokens,
+    int64_t n_predict, const std::function<bool(int32_t)>& on_token) {
+  if (tokens.empty()) return Status::Error("the prompt has no tokens");
   GenerationStats stats;
-  stats.prompt_tokens = static_cast<int64_t>(prompt.size());
-  session.Reset();
+  stats.prompt_tokens = static_cast<int64_t>(tokens.size());
   std::vector<float> logits;  // [n_vocab]
   auto t0 = std::chrono::steady_clock::now();
-  SKV_RETURN_IF_ERROR(session.Evaluate(prompt, /*all_logits=*/false, &logits));
+  SKV_RETURN_IF_ERROR(session.Evaluate(tokens, /*all_logits=*/false, &logits));
   stats.prefill_seconds = Since(t0);
   const Tokenizer& tok = session.model().tokenizer();
   t0 = std::chrono::steady_clock::now();
@@ -38,6 +36,14 @@ StatusOr<GenerationStats> Generate(Session& session, Sampler& sampler,
   }
   stats.decode_seconds = Since(t0);
   return stats;
+}
+
+StatusOr<GenerationStats> Generate(Session& session, Sampler& sampler,
+                                   const std::vector<int32_t>& prompt,
+                                   int64_t n_predict,
+                                   const std::function<bool(int32_t)>& on_token) {
+  session.Reset();
+  return ContinueGeneration(session, sampler, prompt, n_predict, on_token);
 }
 
 }  // namespace skv

@@ -19,6 +19,12 @@ struct GenerationStats {
   bool stopped_at_eog = false;
 };
 
+// Evaluates `tokens` at the session's current position (after a compressed
+// prefill, say), then samples up to n_predict tokens like Generate.
+StatusOr<GenerationStats> ContinueGeneration(
+    Session& session, Sampler& sampler, const std::vector<int32_t>& tokens,
+    int64_t n_predict, const std::function<bool(int32_t)>& on_token);
+
 // Prefills `prompt` into a fresh session, then samples up to n_predict tokens
 // (stopping at end-of-generation tokens); on_token(id) streams each one and
 // returns false to stop (e.g. at a caller's stop string).

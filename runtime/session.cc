@@ -4,6 +4,7 @@
 #include <numeric>
 #include <string>
 
+#include "base/check.h"
 #include "models/transformer.h"
 
 namespace skv {
@@ -30,7 +31,8 @@ StatusOr<Session> Session::Create(const Model& model,
 }
 
 Status Session::Evaluate(std::span<const int32_t> tokens, bool all_logits,
-                         std::vector<float>* logits) {
+                         std::vector<float>* logits,
+                         const AttentionProbe* probe) {
   const int64_t n = static_cast<int64_t>(tokens.size());
   const int64_t n_vocab = model_->config().n_vocab;
   if (n_past_ + n > options_.n_ctx) {
@@ -61,10 +63,17 @@ Status Session::Evaluate(std::span<const int32_t> tokens, bool all_logits,
       rows.push_back(T - 1);
       out = logits->data();
     }
-    Forward(*model_, tokens.subspan(b, T), pos, kv_, rows, out);
+    Forward(*model_, tokens.subspan(b, T), pos, kv_, rows, out, probe);
     n_past_ += T;
   }
   return Status::Ok();
+}
+
+void Session::CompactKv(const std::vector<LayerKeep>& keep, int64_t extra_slots) {
+  SKV_CHECK(static_cast<int64_t>(keep.size()) == kv_.n_layers());
+  for (int64_t l = 0; l < kv_.n_layers(); ++l) {
+    kv_.layer(l).Compact(keep[l], extra_slots);
+  }
 }
 
 void Session::Reset() {

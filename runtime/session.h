@@ -9,7 +9,9 @@
 
 #include "base/status.h"
 #include "compress/kv_store.h"
+#include "compress/method.h"
 #include "models/model.h"
+#include "models/transformer.h"
 
 namespace skv {
 
@@ -27,8 +29,14 @@ class Session {
   // Appends tokens at positions n_past.. and evaluates them. With
   // all_logits, `logits` receives [tokens][n_vocab]; otherwise only the last
   // token's [n_vocab]. Errors: context full (names -c), invalid token id.
+  // `probe`, when given, receives each batch's attention statistics.
   Status Evaluate(std::span<const int32_t> tokens, bool all_logits,
-                  std::vector<float>* logits);
+                  std::vector<float>* logits,
+                  const AttentionProbe* probe = nullptr);
+
+  // Keeps keep[l] of every layer l (see LayerKv::Compact), leaving room for
+  // `extra_slots` more tokens. Positions continue at n_past().
+  void CompactKv(const std::vector<LayerKeep>& keep, int64_t extra_slots);
 
   // Forgets every token (keeps allocations).
   void Reset();

@@ -13,43 +13,50 @@ namespace {
 // nearest_int() do.
 inline float RoundEven(float v) { return std::nearbyint(v); }
 
-// Q8_0 / Q8_1 blocks of 32: scale amax/127 stored as f16, q = round(x * 127 /
-// amax) (ggml's AVX2 quantize_row_q8_0 / q8_1).
-void RoundQ8_0(const float* x, float* out, int64_t n) {
-  for (int64_t b = 0; b < n; b += 32) {
-    float amax = 0.f;
-    for (int j = 0; j < 32; ++j) amax = std::max(amax, std::abs(x[b + j]));
-    const float d = F16BitsToF32(F32ToF16Bits(amax / 127.f));
-    const float id = amax != 0.f ? 127.f / amax : 0.f;
-    for (int j = 0; j < 32; ++j) out[b + j] = d * RoundEven(x[b + j] * id);
-  }
-}
-
-// Q8_K blocks of 256: f32 scale max/-127 with the sign of the largest
-// magnitude, q = min(127, round(x * -127 / max)) (quantize_row_q8_K_ref).
-void RoundQ8_K(const float* x, float* out, int64_t n) {
-  for (int64_t b = 0; b < n; b += 256) {
-    float amax = 0.f, max = 0.f;
-    for (int j = 0; j < 256; ++j) {
-      const float ax = std::abs(x[b + j]);
-      if (ax > amax) {
-        amax = ax;
-        max = x[b + j];
-      }
-    }
-    if (amax == 0.f) {
-      for (int j = 0; j < 256; ++j) out[b + j] = 0.f;
-      continue;
-    }
-    const float iscale = -127.f / max;
-    const float d = 1.f / iscale;
-    for (int j = 0; j < 256; ++j) {
-      out[b + j] = d * std::min(127.f, RoundEven(iscale * x[b + j]));
-    }
+// Round trip of whole blocks through a quantiser: out = d * q.
+template <int kBlock, float (*Quantize)(const float*, float*)>
+void RoundBlocks(const float* x, float* out, int64_t n) {
+  float q[kBlock];  // [kBlock]
+  for (int64_t b = 0; b < n; b += kBlock) {
+    const float d = Quantize(x + b, q);
+    for (int j = 0; j < kBlock; ++j) out[b + j] = d * q[j];
   }
 }
 
 }  // namespace
+
+float QuantizeBlockQ8_0(const float* x, float* q) {
+  // Scale amax/127 stored as f16, q = round(x * 127 / amax) (ggml's AVX2
+  // quantize_row_q8_0 / q8_1).
+  float amax = 0.f;
+  for (int j = 0; j < 32; ++j) amax = std::max(amax, std::abs(x[j]));
+  const float d = F16BitsToF32(F32ToF16Bits(amax / 127.f));
+  const float id = amax != 0.f ? 127.f / amax : 0.f;
+  for (int j = 0; j < 32; ++j) q[j] = RoundEven(x[j] * id);
+  return d;
+}
+
+float QuantizeBlockQ8_K(const float* x, float* q) {
+  // f32 scale max/-127 with the sign of the largest magnitude, q = min(127,
+  // round(x * -127 / max)) (quantize_row_q8_K_ref).
+  float amax = 0.f, max = 0.f;
+  for (int j = 0; j < 256; ++j) {
+    const float ax = std::abs(x[j]);
+    if (ax > amax) {
+      amax = ax;
+      max = x[j];
+    }
+  }
+  if (amax == 0.f) {
+    // ggml writes zeros here, even for nan inputs that never won the
+    // comparison above.
+    for (int j = 0; j < 256; ++j) q[j] = 0.f;
+    return 0.f;
+  }
+  const float iscale = -127.f / max;
+  for (int j = 0; j < 256; ++j) q[j] = std::min(127.f, RoundEven(iscale * x[j]));
+  return 1.f / iscale;
+}
 
 GgmlType ActivationType(GgmlType weight_type) {
   switch (weight_type) {
@@ -81,11 +88,11 @@ void RoundActivations(GgmlType weight_type, const float* x, float* out,
     case GgmlType::kQ8_0:
     case GgmlType::kQ8_1:  // same values; Q8_1 only adds a block sum
       SKV_CHECK(n % 32 == 0);
-      RoundQ8_0(x, out, n);
+      RoundBlocks<32, QuantizeBlockQ8_0>(x, out, n);
       return;
     case GgmlType::kQ8_K:
       SKV_CHECK(n % 256 == 0);
-      RoundQ8_K(x, out, n);
+      RoundBlocks<256, QuantizeBlockQ8_K>(x, out, n);
       return;
     case GgmlType::kF16:
       for (int64_t i = 0; i < n; ++i) out[i] = F16BitsToF32(F32ToF16Bits(x[i]));

@@ -23,4 +23,12 @@ GgmlType ActivationType(GgmlType weight_type);
 void RoundActivations(GgmlType weight_type, const float* x, float* out,
                       int64_t n);
 
+// The quantisers behind RoundActivations, shared with the integer dot path
+// (quant_dot.h) so both see the same 8-bit values. Each takes one block of x
+// (32 for Q8_0/Q8_1, 256 for Q8_K), writes the rounded integers as floats to
+// q[0..block) (|q| <= 127, or nan where x is not finite) and returns the
+// block scale d; the block's dequantised values are d * q[j].
+float QuantizeBlockQ8_0(const float* x, float* q);
+float QuantizeBlockQ8_K(const float* x, float* q);
+
 }  // namespace skv

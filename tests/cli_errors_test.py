@@ -46,6 +46,15 @@ def main():
         (["generate", "-m", mamba, "-p", "x", "-f", doc], ["-p or -f"]),
         (["generate", "-m", mamba, "-p", "x", "-t", "-3"], ["--threads"]),
         (["generate", "-m", mamba, "-p", "x", "-t", "two"], ["--threads"]),
+        (["bench", "-m", mamba, "-p", "5x"], ["-p/--n-prompt", "'5x'"]),
+        (["bench", "-m", mamba, "-d", "1,,2"], ["-d/--n-depth"]),
+        (["bench", "-m", mamba, "-t", "-1"], ["-t/--threads"]),
+        (["bench", "-m", mamba, "-r", "0"], ["-r/--repetitions"]),
+        (["bench", "-m", mamba, "--bw-bytes", "10"], ["--bw-bytes"]),
+        (["bench", "-m", mamba, "-p", "0", "-n", "0"], ["-p and -n"]),
+        (["bench", "-m", mamba, "--tokens", missing], ["--tokens", "does_not_exist.txt"]),
+        (["bench", "-m", mamba + ",", "-p", "8"], ["-m/--model"]),
+        (["bench", "-m", mamba, "-p", "8", "-n", "0", "--bw-bytes", "0"], ["mamba.gguf", "'mamba'"]),
     ]
     if fixture:
         cases += [

@@ -1,11 +1,16 @@
-// `structkv run`: the main job. Answers a question about a (long) document:
-// the document and the question go through the model's chat template (or a
-// plain "Question: ... Answer:" completion for base models without one), the
-// answer is printed, then a summary of time, memory and KV size.
+// `structkv run`: the main job. Answers a question about a (long) document.
+// The document is prefilled and its KV cache compressed by --kv METHOD
+// without seeing the question (query-agnostic: one compressed document can
+// serve many questions); the question and the answer then continue at
+// position N. Instruct models get their chat template; base models without
+// one get a plain "Question: ... Answer:" completion. Prints the answer, then
+// time, memory, KV size and the measured compression.
 #include <fmt/core.h>
 
 #include <memory>
 
+#include "compress/method.h"
+#include "runtime/compress_prefill.h"
 #include "runtime/generate.h"
 #include "tools/common.h"
 
@@ -20,49 +25,108 @@ struct RunFlags {
   std::string doc_path;
   std::string question;
   std::string kv_method = "full";
+  double kv_budget = 0.1;
+  int64_t window = 8;
+  std::string pool = "max:7";
+  bool query_aware = false;
   int64_t n_predict = 128;
 };
 
-Status RunRun(const RunFlags& f) {
-  if (f.kv_method != "full") {
-    return Status::Error("--kv '" + f.kv_method +
-                         "' is not available yet; supported: full");
+StatusOr<MethodOptions> ParseMethodOptions(const RunFlags& f) {
+  MethodOptions o;
+  if (!(f.kv_budget > 0)) {
+    return Status::Error("--kv-budget must be a ratio in (0, 1] or a token count > 1");
   }
+  if (f.kv_budget <= 1.0) {
+    o.budget.ratio = f.kv_budget;
+  } else {
+    o.budget.tokens = static_cast<int64_t>(f.kv_budget);
+  }
+  o.window = f.window;
+  o.seed = f.sampler.options.seed;
+  const size_t colon = f.pool.find(':');
+  const std::string kind = f.pool.substr(0, colon);
+  if (kind == "none") {
+    o.pool = PoolKind::kNone;
+    o.pool_kernel = 1;
+    return o;
+  }
+  if ((kind != "max" && kind != "avg") || colon == std::string::npos) {
+    return Status::Error("--pool must be max:K, avg:K or none, got '" + f.pool + "'");
+  }
+  o.pool = kind == "max" ? PoolKind::kMax : PoolKind::kAvg;
+  try {
+    o.pool_kernel = std::stoll(f.pool.substr(colon + 1));
+  } catch (...) {
+    return Status::Error("--pool kernel in '" + f.pool + "' is not a number");
+  }
+  return o;
+}
+
+// The prompt split at the end of the document: [template prefix + document]
+// and [question + template suffix].
+struct SplitPrompt {
+  std::string document_part;
+  std::string question_part;
+};
+
+StatusOr<SplitPrompt> BuildPrompt(const Model& model, const std::string& doc,
+                                  const std::string& question) {
+  if (model.file().Find("tokenizer.chat_template") == nullptr) {
+    return SplitPrompt{doc, "\n\nQuestion: " + question + "\nAnswer:"};
+  }
+  // Render with a marker where the question goes, then cut there.
+  const std::string marker = "\x01QUESTION\x01";
+  SKV_ASSIGN_OR_RETURN(std::string full, ApplyChat(model, doc + "\n\n" + marker));
+  const size_t at = full.find(marker);
+  if (at == std::string::npos) return Status::Error("chat template lost the question");
+  return SplitPrompt{full.substr(0, at), question + full.substr(at + marker.size())};
+}
+
+Status RunRun(const RunFlags& f) {
+  SKV_ASSIGN_OR_RETURN(MethodOptions options, ParseMethodOptions(f));
+  SKV_ASSIGN_OR_RETURN(std::unique_ptr<KvMethod> method,
+                       CreateKvMethod(f.kv_method, options));
   SKV_ASSIGN_OR_RETURN(RuntimeContext ctx,
                        RuntimeContext::Create(f.runtime.options,
                                               NumaTopology::Detect()));
   SKV_ASSIGN_OR_RETURN(std::string doc, ReadTextFile(f.doc_path));
   SKV_ASSIGN_OR_RETURN(std::unique_ptr<Model> model,
                        LoadModelVerbose(f.model.path));
-  // Instruct models carry a chat template; without one (a base model) a
-  // plain question/answer completion works better than a chat format.
-  std::string prompt_text;
-  const bool chat = model->file().Find("tokenizer.chat_template") != nullptr;
-  if (chat) {
-    SKV_ASSIGN_OR_RETURN(prompt_text,
-                         ApplyChat(*model, doc + "\n\n" + f.question));
-  } else {
-    prompt_text = doc + "\n\nQuestion: " + f.question + "\nAnswer:";
-  }
+  SKV_ASSIGN_OR_RETURN(SplitPrompt parts, BuildPrompt(*model, doc, f.question));
   const Tokenizer& tok = model->tokenizer();
-  const std::vector<int32_t> prompt = tok.Encode(prompt_text, true, true);
+  const bool chat = model->file().Find("tokenizer.chat_template") != nullptr;
+  std::vector<int32_t> compressed = tok.Encode(parts.document_part, true, chat);
+  std::vector<int32_t> rest = tok.Encode(parts.question_part, false, chat);
+  if (f.query_aware) {
+    // The question is inside the compressed span; only the last prompt token
+    // is evaluated afterwards (it produces the first answer logits).
+    compressed.insert(compressed.end(), rest.begin(), rest.end());
+    rest.assign(1, compressed.back());
+    compressed.pop_back();
+  }
+  const int64_t n_prompt = static_cast<int64_t>(compressed.size() + rest.size());
   SessionOptions so = f.session.options;
-  if (so.n_ctx <= 0) so.n_ctx = static_cast<int64_t>(prompt.size()) + f.n_predict;
-  if (static_cast<int64_t>(prompt.size()) > model->config().n_ctx_train) {
+  if (so.n_ctx <= 0) so.n_ctx = n_prompt + f.n_predict;
+  if (n_prompt > model->config().n_ctx_train) {
     fmt::print(stderr,
                "warning: the prompt ({} tokens) is longer than the model's "
                "training context ({})\n",
-               prompt.size(), model->config().n_ctx_train);
+               n_prompt, model->config().n_ctx_train);
   }
   SKV_ASSIGN_OR_RETURN(Session session, Session::Create(*model, so));
   SKV_ASSIGN_OR_RETURN(Sampler sampler, Sampler::Create(f.sampler.options));
   fmt::print(stderr, "{}; document {} ({} bytes), prompt {} tokens\n",
-             ctx.Describe(), f.doc_path, doc.size(), prompt.size());
+             ctx.Describe(), f.doc_path, doc.size(), n_prompt);
+  SKV_ASSIGN_OR_RETURN(
+      CompressionReport report,
+      PrefillAndCompress(session, compressed, *method,
+                         static_cast<int64_t>(rest.size()) + f.n_predict));
   fmt::print("Q: {}\nA:", f.question);
   std::string answer;
   SKV_ASSIGN_OR_RETURN(
       GenerationStats stats,
-      Generate(session, sampler, prompt, f.n_predict, [&](int32_t id) {
+      ContinueGeneration(session, sampler, rest, f.n_predict, [&](int32_t id) {
         const std::string piece = tok.TokenToPiece(id, false);
         // A completion-style answer ends with its line.
         if (!chat && piece.find('\n') != std::string::npos &&
@@ -75,18 +139,26 @@ Status RunRun(const RunFlags& f) {
         return true;
       }));
   fmt::print("\n\n");
-  const double kv_full = static_cast<double>(session.kv().live_bytes());
+  int64_t kmin = report.kept_per_layer[0], kmax = kmin;
+  for (int64_t k : report.kept_per_layer) {
+    kmin = std::min(kmin, k);
+    kmax = std::max(kmax, k);
+  }
+  const double prefill_s = report.seconds + stats.prefill_seconds;
   fmt::print(
-      "summary: kv={} prompt_tokens={} prefill={:.2f}s ({:.1f} tok/s) "
-      "generated={} decode={:.2f}s ({:.2f} tok/s)\n"
-      "memory: weights {} (mapped), KV cache {} live / {} reserved, peak RSS "
-      "{}\n",
-      f.kv_method, stats.prompt_tokens, stats.prefill_seconds,
-      stats.prompt_tokens / std::max(stats.prefill_seconds, 1e-9),
+      "summary: kv={} budget={} {} prompt_tokens={} compressed_span={} "
+      "prefill={:.2f}s ({:.1f} tok/s) generated={} decode={:.2f}s ({:.2f} tok/s)\n"
+      "kv: entries kept per layer {}..{} of {}; KV bytes {} kept / {} full "
+      "(measured compression ratio {:.3f})\n"
+      "memory: weights {} (mapped), KV cache now {} live / {} reserved, peak RSS {}\n",
+      method->name(), f.kv_budget, f.query_aware ? "query-aware" : "query-agnostic",
+      n_prompt, report.prompt_tokens, prefill_s, n_prompt / std::max(prefill_s, 1e-9),
       stats.generated_tokens, stats.decode_seconds,
-      stats.generated_tokens / std::max(stats.decode_seconds, 1e-9),
+      stats.generated_tokens / std::max(stats.decode_seconds, 1e-9), kmin, kmax,
+      report.prompt_tokens, HumanBytes(static_cast<double>(report.kv_bytes_kept)),
+      HumanBytes(static_cast<double>(report.kv_bytes_full)), report.compression_ratio(),
       HumanBytes(static_cast<double>(model->weight_bytes())),
-      HumanBytes(kv_full),
+      HumanBytes(static_cast<double>(session.kv().live_bytes())),
       HumanBytes(static_cast<double>(session.kv().reserved_bytes())),
       HumanBytes(static_cast<double>(PeakRssBytes())));
   return Status::Ok();
@@ -97,7 +169,7 @@ Status RunRun(const RunFlags& f) {
 void RegisterRun(CLI::App& app) {
   auto flags = std::make_shared<RunFlags>();
   CLI::App* cmd = app.add_subcommand(
-      "run", "answer a question about a long document");
+      "run", "answer a question about a long document, with KV compression");
   flags->model.Register(*cmd);
   flags->runtime.Register(*cmd);
   flags->session.Register(*cmd, 0);
@@ -107,8 +179,17 @@ void RegisterRun(CLI::App& app) {
   cmd->add_option("-p,--prompt", flags->question, "question")->required();
   cmd->add_option("-n,--n-predict", flags->n_predict, "max answer tokens")
       ->capture_default_str();
-  cmd->add_option("--kv", flags->kv_method, "KV cache method")
+  cmd->add_option("--kv", flags->kv_method, "KV method: " + KvMethodNames())
       ->capture_default_str();
+  cmd->add_option("--kv-budget", flags->kv_budget,
+                  "entries kept: a ratio in (0, 1] or a token count")
+      ->capture_default_str();
+  cmd->add_option("--window", flags->window, "observation window (always kept)")
+      ->capture_default_str();
+  cmd->add_option("--pool", flags->pool, "score pooling: max:K, avg:K or none")
+      ->capture_default_str();
+  cmd->add_flag("--query-aware", flags->query_aware,
+                "compress with the question inside the span (default: without)");
   cmd->callback([flags] {
     const Status s = RunRun(*flags);
     if (!s.ok()) throw CLI::RuntimeError(ReportError(s));

@@ -81,5 +81,6 @@ void RegisterPerplexity(CLI::App& app);
 void RegisterInspect(CLI::App& app);
 void RegisterTokenize(CLI::App& app);
 void RegisterLogits(CLI::App& app);
+void RegisterBench(CLI::App& app);
 
 }  // namespace skv::tools

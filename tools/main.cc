@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   skv::tools::RegisterInspect(app);
   skv::tools::RegisterTokenize(app);
   skv::tools::RegisterLogits(app);
+  skv::tools::RegisterBench(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

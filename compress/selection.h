@@ -1,0 +1,27 @@
+// The selection shared by score-based methods (method.md section 0): pool
+// along the sequence, sum each KV head's query-head group, keep the top
+// entries of the prefix per KV head plus the observation window, sorted.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "compress/method.h"
+
+namespace skv {
+
+// Sum of the group's query heads per KV head after optional 1-D pooling along
+// the prefix [0, n - window): out [n_kv_heads][n]. Window entries get +inf so
+// they are always kept.
+std::vector<float> KvHeadScores(const LayerScores& layer, int64_t window,
+                                PoolKind pool, int64_t kernel);
+
+// For each KV head, the `keep` highest-scoring entries of scores [G][n]
+// (ties: lower index first), ascending. keep <= n.
+LayerKeep TopEntriesPerHead(const std::vector<float>& scores, int64_t n_kv_heads,
+                            int64_t n, int64_t keep);
+
+// The same entries for every KV head.
+LayerKeep SameForAllHeads(const std::vector<int32_t>& entries, int64_t n_kv_heads);
+
+}  // namespace skv

@@ -1,0 +1,58 @@
+// Decode GEMV with integer dot products, as llama.cpp's CPU backend does it:
+// the activations are quantised once per call to 8-bit blocks (the same
+// values RoundActivations produces), and each weight block is multiplied with
+// them in int32 lanes, then scaled by d_w * d_x and summed in f32. The values
+// multiplied are those of the float path (MatVec on RoundActivations(x));
+// only the order of the f32 sums differs.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "simd/ggml_types.h"
+
+namespace skv {
+
+// x rounded to the 8-bit blocks of ActivationType(weight_type).
+struct QuantizedActivations {
+  GgmlType type = GgmlType::kF32;  // kQ8_0, kQ8_1 or kQ8_K
+  int64_t n = 0;
+  // False if x held nan/inf: the int8 values are then meaningless and the
+  // caller must use the float path, which propagates them.
+  bool finite = true;
+  std::vector<int8_t> q;       // [n]
+  std::vector<int16_t> q16;    // [n] q widened once for the kernels
+  std::vector<float> d;        // [n / block] block scales
+  // Sums of q over each run of 16 (Q8_K only: the K-quant mins and offsets
+  // need per-sub-block activation sums).
+  std::vector<int16_t> bsums;  // [n / 16]
+};
+
+// True for the weight types with an integer dot kernel (Q4_0, Q5_0, Q8_0,
+// Q4_K, Q5_K, Q6_K).
+bool HasIntegerDot(GgmlType weight_type);
+
+// Quantises x[0..n) for a dot with weights of `weight_type` (one with
+// HasIntegerDot); n is a multiple of the activation block size. Reuses out's
+// buffers.
+void QuantizeActivations(GgmlType weight_type, const float* x, int64_t n,
+                         QuantizedActivations* out);
+
+// out[0..n) = d * q: equal bit for bit to RoundActivations(weight_type, x).
+void DequantizeActivations(const QuantizedActivations& a, float* out);
+
+// sum_i w_i * x_i for one row of `weight_type` with integer block sums.
+// DotQ8Ref is the scalar reference (blocks in order, f32 accumulation);
+// DotQ8 dispatches to the best Highway target.
+float DotQ8Ref(GgmlType weight_type, const void* row,
+               const QuantizedActivations& x);
+float DotQ8(GgmlType weight_type, const void* row,
+            const QuantizedActivations& x);
+
+// y[r] = DotQ8(row r of w, x) for r in [0, rows); rows are `row_bytes` apart.
+// Multithreaded over row ranges; each row is computed by one thread, so the
+// result does not depend on the thread count.
+void MatVecQ8(GgmlType weight_type, const void* w, int64_t row_bytes,
+              const QuantizedActivations& x, float* y, int64_t rows);
+
+}  // namespace skv

@@ -1,0 +1,241 @@
+// Tests for the integer dot path: the activation quantiser reproduces
+// RoundActivations bit for bit, the scalar reference equals the float dot of
+// (weights, RoundActivations(x)) up to f32 summation order, the Highway
+// kernels match the reference on every compiled target, and MatVecQ8 does not
+// depend on the thread count.
+#include "simd/quant_dot.h"
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "base/parallel.h"
+#include "gtest/gtest.h"
+#include "simd/activation_round.h"
+#include "simd/quant.h"
+#include "simd/target_test_util.h"
+
+namespace skv {
+namespace {
+
+constexpr float kEps = 1.1920929e-07f;  // f32 machine epsilon
+
+const GgmlType kIntTypes[] = {GgmlType::kQ4_0, GgmlType::kQ5_0,
+                              GgmlType::kQ8_0, GgmlType::kQ4_K,
+                              GgmlType::kQ5_K, GgmlType::kQ6_K};
+
+// Random blocks with finite fp16 scales in a sane range; every other byte is
+// random so all code paths (high bits, scales, mins) are exercised.
+std::vector<uint8_t> RandomRows(GgmlType type, int64_t rows, int64_t n,
+                                std::mt19937& rng) {
+  const GgmlTypeTraits& t = GetGgmlType(type);
+  std::vector<uint8_t> w(static_cast<size_t>(rows * GgmlRowBytes(type, n)));  // [rows][row_bytes]
+  for (uint8_t& b : w) b = static_cast<uint8_t>(rng());
+  std::vector<int> offsets;  // byte offsets of the fp16 fields in a block
+  switch (type) {
+    case GgmlType::kQ4_K: case GgmlType::kQ5_K: offsets = {0, 2}; break;
+    case GgmlType::kQ6_K: offsets = {208}; break;
+    default: offsets = {0}; break;
+  }
+  std::uniform_real_distribution<float> u(-0.05f, 0.05f);
+  for (size_t off = 0; off < w.size(); off += t.type_size) {
+    for (int o : offsets) {
+      const uint16_t h = F32ToF16Bits(u(rng));
+      std::memcpy(&w[off + o], &h, 2);
+    }
+  }
+  return w;
+}
+
+std::vector<float> RandomVector(int64_t n, std::mt19937& rng) {
+  std::normal_distribution<float> normal(0.f, 1.f);
+  std::vector<float> x(n);  // [n]
+  for (float& v : x) v = normal(rng);
+  return x;
+}
+
+// Tolerance for two f32 evaluations of the same products in different
+// orders (and with d_w * d_x rounded once per block instead of per element):
+// a few ulps of the sum of magnitudes, growing like sqrt(n).
+float Tolerance(GgmlType type, const uint8_t* row, const float* xr, int64_t n) {
+  std::vector<float> w(n);  // [n]
+  DequantizeRowRef(type, row, w.data(), n);
+  double mag = 0.0;
+  for (int64_t i = 0; i < n; ++i) mag += std::abs(static_cast<double>(w[i]) * xr[i]);
+  return static_cast<float>(4.0 * mag * kEps * std::sqrt(static_cast<double>(n))) +
+         1e-30f;
+}
+
+TEST(QuantDotTest, DequantizedActivationsEqualRoundActivations) {
+  std::mt19937 rng(11);
+  for (GgmlType type : kIntTypes) {
+    SCOPED_TRACE(GgmlTypeName(type));
+    const int64_t n = 1024;
+    std::vector<float> x = RandomVector(n, rng);
+    for (int j = 0; j < 256; ++j) x[256 + j] = 0.f;  // all-zero blocks
+    for (int j = 0; j < 32; ++j) x[512 + j] *= 1e-6f;  // f16-subnormal scale
+    x[5] *= 1e6f;     // one outlier
+    QuantizedActivations q;
+    QuantizeActivations(type, x.data(), n, &q);
+    EXPECT_TRUE(q.finite);
+    std::vector<float> got(n), want(n);  // [n]
+    DequantizeActivations(q, got.data());
+    RoundActivations(type, x.data(), want.data(), n);
+    // Bit-equal, except that int8 has no -0: RoundActivations gives -0 for
+    // small negative inputs, which contributes nothing to a dot either way.
+    for (int64_t i = 0; i < n; ++i) {
+      uint32_t a, b;
+      std::memcpy(&a, &got[i], 4);
+      std::memcpy(&b, &want[i], 4);
+      if (want[i] == 0.f) {
+        ASSERT_EQ(got[i], 0.f) << i;
+      } else {
+        ASSERT_EQ(a, b) << i << " " << got[i] << " " << want[i];
+      }
+    }
+    if (q.type == GgmlType::kQ8_K) {
+      for (int64_t s = 0; s < n / 16; ++s) {
+        int sum = 0;
+        for (int j = 0; j < 16; ++j) sum += q.q[16 * s + j];
+        ASSERT_EQ(q.bsums[s], sum);
+      }
+    }
+  }
+}
+
+// nan/inf in x: Q8_0 rounding turns them into nan, which int8 cannot hold,
+// so the block is flagged for the float path. Q8_K rounding maps a nan to
+// +127 (as ggml's min(127, nearest_int(nan)) does) and only inf is flagged.
+TEST(QuantDotTest, NonFiniteActivationsAreFlagged) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const float inf = std::numeric_limits<float>::infinity();
+  struct Case {
+    GgmlType type;
+    float bad;
+    bool finite;
+  };
+  for (const Case& c : {Case{GgmlType::kQ8_0, nan, false},
+                        Case{GgmlType::kQ8_0, inf, false},
+                        Case{GgmlType::kQ4_K, nan, true},
+                        Case{GgmlType::kQ4_K, inf, false}}) {
+    SCOPED_TRACE(GgmlTypeName(c.type));
+    std::vector<float> x(512, 1.f);  // [512]
+    x[300] = c.bad;
+    QuantizedActivations q;
+    QuantizeActivations(c.type, x.data(), 512, &q);
+    EXPECT_EQ(q.finite, c.finite) << c.bad;
+    if (!q.finite) continue;
+    std::vector<float> got(512), want(512);  // [512]
+    DequantizeActivations(q, got.data());
+    RoundActivations(c.type, x.data(), want.data(), 512);
+    EXPECT_EQ(got, want);
+  }
+}
+
+// The reference integer dot against the float dot of the dequantised weights
+// and RoundActivations(x) (accumulated in double by DotRowRef).
+TEST(QuantDotTest, ReferenceMatchesFloatDotOfRoundedActivations) {
+  std::mt19937 rng(12);
+  for (GgmlType type : kIntTypes) {
+    SCOPED_TRACE(GgmlTypeName(type));
+    for (int64_t n : {256, 768, 2048}) {
+      const std::vector<uint8_t> w = RandomRows(type, 3, n, rng);
+      const int64_t rb = GgmlRowBytes(type, n);
+      const std::vector<float> x = RandomVector(n, rng);
+      std::vector<float> xr(n);  // [n]
+      RoundActivations(type, x.data(), xr.data(), n);
+      QuantizedActivations q;
+      QuantizeActivations(type, x.data(), n, &q);
+      for (int r = 0; r < 3; ++r) {
+        const uint8_t* row = w.data() + r * rb;
+        const float want = DotRowRef(type, row, xr.data(), n);
+        EXPECT_NEAR(DotQ8Ref(type, row, q), want, Tolerance(type, row, xr.data(), n))
+            << "n=" << n << " row " << r;
+      }
+    }
+  }
+}
+
+TEST(QuantDotTest, KernelsMatchReferenceOnEveryTarget) {
+  std::mt19937 rng(13);
+  for (GgmlType type : kIntTypes) {
+    SCOPED_TRACE(GgmlTypeName(type));
+    // Odd row counts and block counts (one block, odd, even).
+    for (int64_t n : {256, 768, 2048}) {
+      const int64_t rows = 7;
+      const std::vector<uint8_t> w = RandomRows(type, rows, n, rng);
+      const int64_t rb = GgmlRowBytes(type, n);
+      const std::vector<float> x = RandomVector(n, rng);
+      std::vector<float> xr(n);  // [n]
+      RoundActivations(type, x.data(), xr.data(), n);
+      QuantizedActivations q;
+      QuantizeActivations(type, x.data(), n, &q);
+      ForEachTarget([&](int64_t) {
+        std::vector<float> y(rows);  // [rows]
+        MatVecQ8(type, w.data(), rb, q, y.data(), rows);
+        for (int64_t r = 0; r < rows; ++r) {
+          const uint8_t* row = w.data() + r * rb;
+          const float tol = Tolerance(type, row, xr.data(), n);
+          const float ref = DotQ8Ref(type, row, q);
+          EXPECT_NEAR(y[r], ref, tol) << "n=" << n << " row " << r;
+          EXPECT_NEAR(DotQ8(type, row, q), ref, tol);
+          EXPECT_NEAR(y[r], DotRowRef(type, row, xr.data(), n), tol);
+        }
+      });
+    }
+  }
+}
+
+// Q4_0/Q5_0/Q8_0 rows with 32-element blocks need not be multiples of 256.
+TEST(QuantDotTest, SmallBlockTypesOnOddBlockCounts) {
+  std::mt19937 rng(14);
+  for (GgmlType type : {GgmlType::kQ4_0, GgmlType::kQ5_0, GgmlType::kQ8_0}) {
+    SCOPED_TRACE(GgmlTypeName(type));
+    for (int64_t n : {32, 96, 640}) {
+      const int64_t rows = 5;
+      const std::vector<uint8_t> w = RandomRows(type, rows, n, rng);
+      const int64_t rb = GgmlRowBytes(type, n);
+      const std::vector<float> x = RandomVector(n, rng);
+      std::vector<float> xr(n);  // [n]
+      RoundActivations(type, x.data(), xr.data(), n);
+      QuantizedActivations q;
+      QuantizeActivations(type, x.data(), n, &q);
+      ForEachTarget([&](int64_t) {
+        std::vector<float> y(rows);  // [rows]
+        MatVecQ8(type, w.data(), rb, q, y.data(), rows);
+        for (int64_t r = 0; r < rows; ++r) {
+          const uint8_t* row = w.data() + r * rb;
+          EXPECT_NEAR(y[r], DotRowRef(type, row, xr.data(), n),
+                      Tolerance(type, row, xr.data(), n))
+              << "n=" << n << " row " << r;
+        }
+      });
+    }
+  }
+}
+
+TEST(QuantDotTest, MatVecQ8IndependentOfThreadCount) {
+  std::mt19937 rng(15);
+  const int saved = MaxThreads();
+  for (GgmlType type : kIntTypes) {
+    SCOPED_TRACE(GgmlTypeName(type));
+    const int64_t n = 512, rows = 333;
+    const std::vector<uint8_t> w = RandomRows(type, rows, n, rng);
+    const int64_t rb = GgmlRowBytes(type, n);
+    const std::vector<float> x = RandomVector(n, rng);
+    QuantizedActivations q;
+    QuantizeActivations(type, x.data(), n, &q);
+    std::vector<float> y1(rows), y3(rows);  // [rows]
+    SetThreads(1);
+    MatVecQ8(type, w.data(), rb, q, y1.data(), rows);
+    SetThreads(3);
+    MatVecQ8(type, w.data(), rb, q, y3.data(), rows);
+    EXPECT_EQ(0, std::memcmp(y1.data(), y3.data(), rows * sizeof(float)));
+  }
+  SetThreads(saved);
+}
+
+}  // namespace
+}  // namespace skv

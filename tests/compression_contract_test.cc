@@ -1,0 +1,126 @@
+// Contract tests over the whole method registry on a real model (the llama
+// fixture, label `model`): a 100% budget reproduces the uncompressed logits
+// exactly, budgets are respected in every layer, evicted entries are freed,
+// and tokens after the compressed prompt continue at position N.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "compress/method.h"
+#include "models/model.h"
+#include "runtime/compress_prefill.h"
+#include "runtime/session.h"
+
+namespace skv {
+namespace {
+
+class CompressionContract : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    const char* dir = std::getenv("SKV_FIXTURE_DIR");
+    if (dir == nullptr) GTEST_SKIP() << "SKV_FIXTURE_DIR not set";
+    auto m = Model::Load(std::string(dir) + "/llama-fixture.gguf");
+    ASSERT_TRUE(m.ok()) << m.status().message();
+    model_ = std::move(m).value();
+    uint32_t s = 777;
+    for (int i = 0; i < kDoc + kSuffix; ++i) {
+      s = s * 1664525u + 1013904223u;
+      tokens_.push_back(static_cast<int32_t>(3 + s % (model_->config().n_vocab - 3)));
+    }
+  }
+
+  std::unique_ptr<KvMethod> Method(double ratio) {
+    MethodOptions o;
+    o.budget.ratio = ratio;
+    o.window = kWindow;
+    auto m = CreateKvMethod(GetParam(), o);
+    EXPECT_TRUE(m.ok());
+    return std::move(m).value();
+  }
+
+  Session NewSession() {
+    SessionOptions o;
+    o.n_ctx = kDoc + kSuffix + 4;
+    auto s = Session::Create(*model_, o);
+    EXPECT_TRUE(s.ok());
+    return std::move(s).value();
+  }
+
+  std::span<const int32_t> Doc() const { return std::span(tokens_).first(kDoc); }
+  std::span<const int32_t> Suffix() const { return std::span(tokens_).subspan(kDoc); }
+
+  static constexpr int kDoc = 64, kSuffix = 6, kWindow = 8;
+  std::unique_ptr<Model> model_;
+  std::vector<int32_t> tokens_;
+};
+
+TEST_P(CompressionContract, FullBudgetReproducesUncompressedLogits) {
+  auto method = Method(1.0);
+  // Reference: the same tokens and the same batch split, never compacted.
+  Session ref = NewSession();
+  if (method->scores_needed() == ScoreSource::kWindow) {
+    ASSERT_TRUE(ref.Evaluate(Doc().first(kDoc - kWindow), false, nullptr).ok());
+    ASSERT_TRUE(ref.Evaluate(Doc().subspan(kDoc - kWindow), false, nullptr).ok());
+  } else {
+    ASSERT_TRUE(ref.Evaluate(Doc(), false, nullptr).ok());
+  }
+  std::vector<float> want, got;
+  ASSERT_TRUE(ref.Evaluate(Suffix(), true, &want).ok());
+
+  Session s = NewSession();
+  auto report = PrefillAndCompress(s, Doc(), *method, kSuffix);
+  ASSERT_TRUE(report.ok()) << report.status().message();
+  EXPECT_EQ(report->compression_ratio(), 0.0);
+  ASSERT_EQ(s.n_past(), kDoc);
+  ASSERT_TRUE(s.Evaluate(Suffix(), true, &got).ok());
+  ASSERT_EQ(got.size(), want.size());
+  EXPECT_EQ(0, std::memcmp(got.data(), want.data(), got.size() * sizeof(float)));
+}
+
+TEST_P(CompressionContract, BudgetsAreRespectedAndMemoryIsFreed) {
+  if (GetParam() == "full") GTEST_SKIP() << "full keeps everything by definition";
+  auto method = Method(0.25);
+  Session s = NewSession();
+  auto report = PrefillAndCompress(s, Doc(), *method, kSuffix);
+  ASSERT_TRUE(report.ok());
+  const int64_t L = model_->config().n_layers;
+  int64_t total = 0;
+  for (int64_t l = 0; l < L; ++l) {
+    const int64_t kept = s.kv().layer(l).length();
+    EXPECT_EQ(kept, report->kept_per_layer[l]);
+    EXPECT_GE(kept, kWindow);
+    // Room for the suffix only: the evicted entries' memory is gone.
+    EXPECT_EQ(s.kv().layer(l).capacity(), kept + kSuffix);
+    if (GetParam() != "pyramidkv") {
+      EXPECT_EQ(kept, kDoc / 4) << "layer " << l;
+    }
+    total += kept;
+  }
+  EXPECT_NEAR(static_cast<double>(total) / L, kDoc / 4, 1.0);
+  EXPECT_LT(report->kv_bytes_kept, report->kv_bytes_full / 3);
+  EXPECT_NEAR(report->compression_ratio(), 0.75, 0.02);
+  // The question and answer continue at N + t.
+  ASSERT_EQ(s.n_past(), kDoc);
+  std::vector<float> logits;
+  ASSERT_TRUE(s.Evaluate(Suffix(), false, &logits).ok());
+  EXPECT_EQ(s.n_past(), kDoc + kSuffix);
+  for (float v : logits) ASSERT_TRUE(std::isfinite(v));
+  for (int64_t l = 0; l < L; ++l) {
+    const KvView view = s.kv().layer(l).View();
+    EXPECT_EQ(view.pos[view.n - 1], kDoc + kSuffix - 1);  // newest entry's position
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Registry, CompressionContract, [] {
+  std::vector<std::string> names;
+  for (const auto& m : KvMethods()) names.push_back(m.name);
+  return ::testing::ValuesIn(names);
+}(), [](const auto& info) { return info.param; });
+
+}  // namespace
+}  // namespace skv
