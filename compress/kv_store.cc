@@ -85,10 +85,13 @@ KvView LayerKv::View() const {
   return view;
 }
 
-int64_t LayerKv::live_bytes() const {
-  return n_kv_heads_ * length_ *
-         ((head_dim_ + head_dim_v_) * sizeof(uint16_t) + sizeof(int32_t));
+int64_t LayerKv::bytes_per_entry() const {
+  return n_kv_heads_ *
+         ((head_dim_ + head_dim_v_) * static_cast<int64_t>(sizeof(uint16_t)) +
+          static_cast<int64_t>(sizeof(int32_t)));
 }
+
+int64_t LayerKv::live_bytes() const { return length_ * bytes_per_entry(); }
 
 int64_t LayerKv::reserved_bytes() const {
   return n_kv_heads_ * capacity_ *

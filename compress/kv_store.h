@@ -36,6 +36,8 @@ class LayerKv {
   int64_t n_kv_heads() const { return n_kv_heads_; }
   // Bytes of live entries (keys, values and positions).
   int64_t live_bytes() const;
+  // Bytes one entry takes across the layer's KV heads.
+  int64_t bytes_per_entry() const;
   int64_t reserved_bytes() const;
 
  private:

@@ -33,6 +33,10 @@ struct MethodOptions {
   PoolKind pool = PoolKind::kMax;
   int64_t pool_kernel = 7;
   uint64_t seed = 0;   // for `random`
+  // Structural propagation (fastkv, structkv).
+  double struct_rate = 0.2;  // fraction of the prompt that continues past the pivot
+  int64_t pivot = -1;        // layer after which to prune; -1: scaled default
+  double lambda = 0.9;       // centrality decay (structkv)
 };
 
 // Attention statistics a method consumes.
@@ -47,7 +51,9 @@ enum class ScoreSource {
 struct LayerScores {
   int64_t layer = 0;
   int64_t n_layers = 0;
-  int64_t n = 0;            // entries per KV head (the prompt length)
+  int64_t n = 0;            // entries per KV head at this layer
+  int64_t prompt = 0;       // prompt length N (budgets are fractions of N); 0: n
+  int64_t prompt_length() const { return prompt > 0 ? prompt : n; }
   int64_t n_heads = 0;      // query heads
   int64_t n_kv_heads = 0;
   const float* scores = nullptr;  // [n_heads][n]; null for kNone
@@ -65,6 +71,17 @@ class KvMethod {
   virtual ScoreSource scores_needed() const = 0;
   virtual LayerKeep Select(const LayerScores& layer) const = 0;
   const MethodOptions& options() const { return options_; }
+
+  // Structural propagation. Methods that prune the residual stream during
+  // prefill return true; the runtime then prefills the prompt in one batch,
+  // layer by layer, and after each layer asks PropagationRows (with that
+  // layer's window scores) which entries continue: empty keeps all. Calls
+  // come in layer order; BeginPrefill resets per-prompt state.
+  virtual bool propagates() const { return false; }
+  virtual void BeginPrefill(int64_t n_layers) {}
+  virtual std::vector<int32_t> PropagationRows(const LayerScores& layer) {
+    return {};
+  }
 
  protected:
   MethodOptions options_;
@@ -91,5 +108,10 @@ std::unique_ptr<KvMethod> CreateStreamingLlmMethod(const MethodOptions& options)
 std::unique_ptr<KvMethod> CreateSnapKvMethod(const MethodOptions& options);
 std::unique_ptr<KvMethod> CreatePyramidKvMethod(const MethodOptions& options);
 std::unique_ptr<KvMethod> CreateH2oMethod(const MethodOptions& options);
+std::unique_ptr<KvMethod> CreateFastKvMethod(const MethodOptions& options);
+std::unique_ptr<KvMethod> CreateStructKvMethod(const MethodOptions& options);
+
+// FastKV's propagation layer scaled by depth (15 of 32 on Llama-3.1-8B).
+int64_t DefaultPivotLayer(int64_t n_layers);
 
 }  // namespace skv

@@ -189,3 +189,109 @@ TEST(Methods, RandomIsSeededAndRepeatable) {
 
 }  // namespace
 }  // namespace skv
+
+namespace skv {
+namespace {
+
+// Three layers of window scores over n entries for 4 query heads; the pivot
+// is layer 2. Entry `hub` receives a lot of attention in layers 0 and 1 but
+// almost none at the pivot layer; entries 20..29 are mildly attended at the
+// pivot only.
+struct Stack {
+  static constexpr int64_t n = 60, hub = 5;
+  std::vector<std::vector<float>> layers;
+  Stack() {
+    for (int l = 0; l < 3; ++l) {
+      std::vector<float> s(4 * n, 0.01f);
+      for (int h = 0; h < 4; ++h) {
+        if (l < 2) s[h * n + hub] = 3.f;
+        if (l == 2) {
+          for (int j = 20; j < 30; ++j) s[h * n + j] = 0.5f;
+        }
+      }
+      layers.push_back(std::move(s));
+    }
+  }
+  LayerScores View(int64_t l) const {
+    LayerScores ls;
+    ls.layer = l;
+    ls.n_layers = 4;
+    ls.n = n;
+    ls.prompt = n;
+    ls.n_heads = 4;
+    ls.n_kv_heads = 2;
+    ls.scores = layers[l].data();
+    return ls;
+  }
+};
+
+std::vector<int32_t> Propagate(KvMethod& m, const Stack& st) {
+  m.BeginPrefill(4);
+  std::vector<int32_t> rows;
+  for (int64_t l = 0; l < 3; ++l) {
+    std::vector<int32_t> r = m.PropagationRows(st.View(l));
+    if (l < 2) EXPECT_TRUE(r.empty()) << "no pruning before the pivot, layer " << l;
+    if (l == 2) rows = r;
+  }
+  return rows;
+}
+
+MethodOptions PivotOptions(double lambda) {
+  MethodOptions o;
+  o.window = 4;
+  o.struct_rate = 0.25;  // 15 of 60 entries
+  o.pivot = 2;
+  o.lambda = lambda;
+  o.pool = PoolKind::kNone;
+  return o;
+}
+
+TEST(StructKv, KeepsAHubThatIsDormantAtThePivotAndFastKvDropsIt) {
+  const Stack st;
+  auto structkv = CreateKvMethod("structkv", PivotOptions(0.9));
+  auto fastkv = CreateKvMethod("fastkv", PivotOptions(0.9));
+  ASSERT_TRUE(structkv.ok() && fastkv.ok());
+  const std::vector<int32_t> s = Propagate(**structkv, st);
+  const std::vector<int32_t> f = Propagate(**fastkv, st);
+  ASSERT_EQ(s.size(), 15u);
+  ASSERT_EQ(f.size(), 15u);
+  EXPECT_TRUE(std::binary_search(s.begin(), s.end(), Stack::hub));
+  EXPECT_FALSE(std::binary_search(f.begin(), f.end(), Stack::hub));
+  for (int32_t j = 56; j < 60; ++j) {  // the window always propagates
+    EXPECT_TRUE(std::binary_search(s.begin(), s.end(), j));
+    EXPECT_TRUE(std::binary_search(f.begin(), f.end(), j));
+  }
+}
+
+TEST(StructKv, LambdaZeroWithFixedPivotSelectsFastKvsSet) {
+  const Stack st;
+  for (PoolKind pool : {PoolKind::kNone, PoolKind::kMax}) {
+    MethodOptions o = PivotOptions(0.0);
+    o.pool = pool;
+    auto structkv = CreateKvMethod("structkv", o);
+    auto fastkv = CreateKvMethod("fastkv", o);
+    ASSERT_TRUE(structkv.ok() && fastkv.ok());
+    EXPECT_EQ(Propagate(**structkv, st), Propagate(**fastkv, st));
+  }
+}
+
+TEST(StructKv, KvBudgetIsDecoupledFromTheSkeletonRate) {
+  // After the pivot a layer holds only the skeleton (15 entries); its KV
+  // budget is still a fraction of the whole prompt, capped by what exists.
+  MethodOptions o = PivotOptions(0.9);
+  o.budget.ratio = 0.1;  // 6 of 60
+  auto m = CreateKvMethod("structkv", o);
+  ASSERT_TRUE(m.ok());
+  LayerScores after = Stack().View(2);
+  std::vector<float> s(4 * 15, 0.1f);
+  after.n = 15;
+  after.layer = 3;
+  after.scores = s.data();
+  EXPECT_EQ((*m)->Select(after)[0].size(), 6u);
+  o.budget.ratio = 0.5;  // 30 of 60 > 15 present
+  auto big = CreateKvMethod("structkv", o);
+  EXPECT_EQ((*big)->Select(after)[0].size(), 15u);
+}
+
+}  // namespace
+}  // namespace skv

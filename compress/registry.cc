@@ -14,6 +14,10 @@ const std::vector<MethodInfo>& KvMethods() {
       {"snapkv", "window saliency, max-pooled, per KV head", CreateSnapKvMethod},
       {"pyramidkv", "SnapKV scores, budgets decreasing with depth", CreatePyramidKvMethod},
       {"h2o", "accumulated attention of all queries plus the window", CreateH2oMethod},
+      {"fastkv", "propagate one layer's top tokens past a fixed layer; per-layer KV budget",
+       CreateFastKvMethod},
+      {"structkv", "global centrality across layers picks the skeleton at the pivot; "
+                   "decoupled per-layer KV budget", CreateStructKvMethod},
   };
   return kMethods;
 }
@@ -31,6 +35,12 @@ StatusOr<std::unique_ptr<KvMethod>> CreateKvMethod(const std::string& name,
     return Status::Error("--kv-budget must be a ratio in (0, 1] or a token count >= 1");
   }
   if (options.window < 0) return Status::Error("--window must be >= 0");
+  if (!(options.struct_rate > 0.0 && options.struct_rate <= 1.0)) {
+    return Status::Error("--struct-rate must be in (0, 1]");
+  }
+  if (!(options.lambda >= 0.0 && options.lambda <= 1.0)) {
+    return Status::Error("--lambda must be in [0, 1]");
+  }
   if (options.pool_kernel < 1 || options.pool_kernel % 2 == 0) {
     return Status::Error("--pool kernel must be a positive odd number");
   }

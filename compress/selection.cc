@@ -9,6 +9,10 @@
 
 namespace skv {
 
+int64_t DefaultPivotLayer(int64_t n_layers) {
+  return std::clamp<int64_t>((15 * n_layers + 16) / 32, 0, n_layers - 1);
+}
+
 int64_t KvBudget::Entries(int64_t n, int64_t floor) const {
   int64_t want = tokens > 0 ? tokens
                             : static_cast<int64_t>(std::floor(ratio * static_cast<double>(n)));
@@ -70,6 +74,21 @@ LayerKeep TopEntriesPerHead(const std::vector<float>& scores, int64_t n_kv_heads
     std::sort(result[g].begin(), result[g].end());
   }
   return result;
+}
+
+std::vector<float> TokenScores(const LayerScores& layer, int64_t window,
+                               PoolKind pool, int64_t kernel) {
+  const std::vector<float> kv = KvHeadScores(layer, window, pool, kernel);
+  std::vector<float> out(layer.n, 0.f);  // [n]
+  const float inv_w = 1.f / static_cast<float>(std::max<int64_t>(1, window));
+  for (int64_t g = 0; g < layer.n_kv_heads; ++g) {
+    for (int64_t j = 0; j < layer.n; ++j) out[j] += kv[g * layer.n + j] * inv_w;
+  }
+  return out;
+}
+
+std::vector<int32_t> TopEntries(const std::vector<float>& scores, int64_t keep) {
+  return TopEntriesPerHead(scores, 1, static_cast<int64_t>(scores.size()), keep)[0];
 }
 
 LayerKeep SameForAllHeads(const std::vector<int32_t>& entries, int64_t n_kv_heads) {

@@ -21,6 +21,14 @@ std::vector<float> KvHeadScores(const LayerScores& layer, int64_t window,
 LayerKeep TopEntriesPerHead(const std::vector<float>& scores, int64_t n_kv_heads,
                             int64_t n, int64_t keep);
 
+// One score per entry for the whole layer: KvHeadScores summed over the KV
+// heads, divided by the window size (StructKV's local saliency S_l).
+std::vector<float> TokenScores(const LayerScores& layer, int64_t window,
+                               PoolKind pool, int64_t kernel);
+
+// The top `keep` entries of scores [n] (ties: lower index), ascending.
+std::vector<int32_t> TopEntries(const std::vector<float>& scores, int64_t keep);
+
 // The same entries for every KV head.
 LayerKeep SameForAllHeads(const std::vector<int32_t>& entries, int64_t n_kv_heads);
 

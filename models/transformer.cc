@@ -159,18 +159,39 @@ void Forward(const Model& model, std::span<const int32_t> tokens,
     if (c.embd_scale != 1.f) ScaleInPlace(row, c.embd_scale, c.n_embd);
   });
 
+  std::vector<int32_t> pos(positions.begin(), positions.end());  // [T]
+  std::vector<int64_t> row_of(T);  // [T] current row of each batch row, -1 if dropped
+  for (int64_t t = 0; t < T; ++t) row_of[t] = t;
+  int64_t rows = T;
   for (int64_t l = 0; l < c.n_layers; ++l) {
-    AttentionBlock(c, l, c.layers[l], w.layers[l], positions, kv.layer(l), a,
-                   probe);
-    FeedForwardBlock(c, w.layers[l], T, a);
+    AttentionBlock(c, l, c.layers[l], w.layers[l], std::span(pos).first(rows),
+                   kv.layer(l), a, probe);
+    FeedForwardBlock(c, w.layers[l], rows, a);
+    if (probe == nullptr || !probe->rows_after_layer) continue;
+    const std::vector<int64_t> keep = probe->rows_after_layer(l);
+    if (keep.empty()) continue;
+    // Gather the surviving residual rows to the front (ascending, so the
+    // copy never overwrites a row still to be read).
+    for (int64_t i = 0; i < static_cast<int64_t>(keep.size()); ++i) {
+      const int64_t r = keep[i];
+      SKV_CHECK(r >= i && r < rows && (i == 0 || r > keep[i - 1]));
+      std::copy_n(a.x.data() + r * c.n_embd, c.n_embd, a.x.data() + i * c.n_embd);
+      pos[i] = pos[r];
+    }
+    for (int64_t t = 0; t < T; ++t) {
+      if (row_of[t] < 0) continue;
+      const auto it = std::lower_bound(keep.begin(), keep.end(), row_of[t]);
+      row_of[t] = (it != keep.end() && *it == row_of[t]) ? it - keep.begin() : -1;
+    }
+    rows = static_cast<int64_t>(keep.size());
   }
 
   const int64_t n_out = static_cast<int64_t>(logit_rows.size());
   if (n_out == 0) return;
   std::vector<float> final_rows(n_out * c.n_embd);  // [n_out][n_embd]
   ParallelFor(n_out, [&](int64_t i) {
-    SKV_CHECK(logit_rows[i] >= 0 && logit_rows[i] < T);
-    RmsNorm(a.x.data() + logit_rows[i] * c.n_embd, w.output_norm.f32(),
+    SKV_CHECK(logit_rows[i] >= 0 && logit_rows[i] < T && row_of[logit_rows[i]] >= 0);
+    RmsNorm(a.x.data() + row_of[logit_rows[i]] * c.n_embd, w.output_norm.f32(),
             c.norm_eps, c.n_embd, final_rows.data() + i * c.n_embd);
   });
   MatMul(Matrix(w.output), final_rows.data(), c.n_embd, n_out, logits,

@@ -21,6 +21,12 @@ struct AttentionProbe {
   int64_t window = 0;
   // scores: [n_heads][n_kv], entry order of the layer's KV heads.
   std::function<void(int64_t layer, const float* scores, int64_t n_kv)> on_layer;
+  // Structural propagation: called after each layer (once its residual
+  // stream is complete) with that layer's index; a non-empty result lists the
+  // batch rows (ascending) that continue to the next layers, which then run
+  // on those rows only, at their original positions. Rows named in
+  // logit_rows must survive. Empty: keep every row.
+  std::function<std::vector<int64_t>(int64_t layer)> rows_after_layer;
 };
 
 // Runs tokens [T] at positions [T] through every layer, appending their keys

@@ -10,6 +10,7 @@ namespace skv {
 
 double CompressionReport::compression_ratio() const {
   if (prompt_tokens == 0 || kept_per_layer.empty()) return 0.0;
+  // Entries removed against a full cache of prompt_tokens per layer.
   int64_t kept = 0;
   for (int64_t k : kept_per_layer) kept += k;
   return 1.0 - static_cast<double>(kept) /
@@ -18,7 +19,7 @@ double CompressionReport::compression_ratio() const {
 
 StatusOr<CompressionReport> PrefillAndCompress(Session& session,
                                                std::span<const int32_t> doc,
-                                               const KvMethod& method,
+                                               KvMethod& method,
                                                int64_t extra_slots) {
   if (session.n_past() != 0) {
     return Status::Error("compression needs an empty session (internal use)");
@@ -29,8 +30,34 @@ StatusOr<CompressionReport> PrefillAndCompress(Session& session,
   const int64_t H = c.n_heads;
   // scores[l]: [H][N] summed attention statistics of layer l.
   std::vector<std::vector<float>> scores;
+  std::vector<int64_t> layer_n(c.n_layers, N);  // entries per layer
   const ScoreSource source = method.scores_needed();
-  if (source == ScoreSource::kNone) {
+  if (method.propagates()) {
+    // One batch, layer-major: each layer's window scores decide which rows
+    // continue past it (the skeleton at the pivot) and later its KV budget.
+    const int64_t w = std::min(method.options().window, N);
+    scores.assign(c.n_layers, {});
+    method.BeginPrefill(c.n_layers);
+    AttentionProbe probe;
+    probe.window = w;
+    probe.on_layer = [&](int64_t layer, const float* s, int64_t n_kv) {
+      scores[layer].assign(s, s + H * n_kv);
+      layer_n[layer] = n_kv;
+    };
+    probe.rows_after_layer = [&](int64_t layer) {
+      LayerScores ls;
+      ls.layer = layer;
+      ls.n_layers = c.n_layers;
+      ls.n = layer_n[layer];
+      ls.prompt = N;
+      ls.n_heads = H;
+      ls.n_kv_heads = c.n_kv_heads;
+      ls.scores = scores[layer].data();
+      const std::vector<int32_t> rows = method.PropagationRows(ls);
+      return std::vector<int64_t>(rows.begin(), rows.end());
+    };
+    SKV_RETURN_IF_ERROR(session.EvaluateAsOneBatch(doc, &probe));
+  } else if (source == ScoreSource::kNone) {
     SKV_RETURN_IF_ERROR(session.Evaluate(doc, false, nullptr));
   } else {
     scores.assign(c.n_layers, std::vector<float>(H * N, 0.f));
@@ -56,13 +83,19 @@ StatusOr<CompressionReport> PrefillAndCompress(Session& session,
   }
   CompressionReport report;
   report.prompt_tokens = N;
-  report.kv_bytes_full = session.kv().live_bytes();
+  report.computed_per_layer = layer_n;
+  // Full = every prompt token in every layer (propagation already dropped
+  // entries from the layers after the pivot).
+  for (int64_t l = 0; l < c.n_layers; ++l) {
+    report.kv_bytes_full += N * session.kv().layer(l).bytes_per_entry();
+  }
   std::vector<LayerKeep> keep(c.n_layers);
   for (int64_t l = 0; l < c.n_layers; ++l) {
     LayerScores ls;
     ls.layer = l;
     ls.n_layers = c.n_layers;
-    ls.n = N;
+    ls.n = layer_n[l];
+    ls.prompt = N;
     ls.n_heads = H;
     ls.n_kv_heads = c.n_kv_heads;
     ls.scores = scores.empty() ? nullptr : scores[l].data();

@@ -17,7 +17,9 @@ namespace skv {
 struct CompressionReport {
   int64_t prompt_tokens = 0;
   std::vector<int64_t> kept_per_layer;  // [n_layers] entries per KV head
-  int64_t kv_bytes_full = 0;            // live KV bytes before compaction
+  // [n_layers] tokens each layer computed on (< N after a structural pivot)
+  std::vector<int64_t> computed_per_layer;
+  int64_t kv_bytes_full = 0;            // KV bytes of the uncompressed prompt
   int64_t kv_bytes_kept = 0;            // live KV bytes after
   double seconds = 0;                   // prefill + selection + compaction
   // Fraction of KV entries removed, measured over all layers and heads.
@@ -27,7 +29,7 @@ struct CompressionReport {
 // `session` must be empty. extra_slots: room kept for the tokens that follow.
 StatusOr<CompressionReport> PrefillAndCompress(Session& session,
                                                std::span<const int32_t> doc,
-                                               const KvMethod& method,
+                                               KvMethod& method,
                                                int64_t extra_slots);
 
 }  // namespace skv

@@ -69,6 +69,15 @@ Status Session::Evaluate(std::span<const int32_t> tokens, bool all_logits,
   return Status::Ok();
 }
 
+Status Session::EvaluateAsOneBatch(std::span<const int32_t> tokens,
+                                   const AttentionProbe* probe) {
+  const int64_t saved = options_.n_batch;
+  options_.n_batch = std::max<int64_t>(saved, static_cast<int64_t>(tokens.size()));
+  const Status status = Evaluate(tokens, false, nullptr, probe);
+  options_.n_batch = saved;
+  return status;
+}
+
 void Session::CompactKv(const std::vector<LayerKeep>& keep, int64_t extra_slots) {
   SKV_CHECK(static_cast<int64_t>(keep.size()) == kv_.n_layers());
   for (int64_t l = 0; l < kv_.n_layers(); ++l) {

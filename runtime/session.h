@@ -34,6 +34,11 @@ class Session {
                   std::vector<float>* logits,
                   const AttentionProbe* probe = nullptr);
 
+  // Evaluates all tokens in one forward batch (layer-major over the whole
+  // prompt), as structural propagation needs; no logits.
+  Status EvaluateAsOneBatch(std::span<const int32_t> tokens,
+                            const AttentionProbe* probe);
+
   // Keeps keep[l] of every layer l (see LayerKv::Compact), leaving room for
   // `extra_slots` more tokens. Positions continue at n_past().
   void CompactKv(const std::vector<LayerKeep>& keep, int64_t extra_slots);

@@ -34,9 +34,12 @@ class CompressionContract : public ::testing::TestWithParam<std::string> {
     }
   }
 
-  std::unique_ptr<KvMethod> Method(double ratio) {
+  // struct_rate: the part of the prompt that propagation keeps (fastkv,
+  // structkv); above the KV budget so that budgets are reachable.
+  std::unique_ptr<KvMethod> Method(double ratio, double struct_rate) {
     MethodOptions o;
     o.budget.ratio = ratio;
+    o.struct_rate = struct_rate;
     o.window = kWindow;
     auto m = CreateKvMethod(GetParam(), o);
     EXPECT_TRUE(m.ok());
@@ -60,10 +63,12 @@ class CompressionContract : public ::testing::TestWithParam<std::string> {
 };
 
 TEST_P(CompressionContract, FullBudgetReproducesUncompressedLogits) {
-  auto method = Method(1.0);
+  auto method = Method(1.0, 1.0);
   // Reference: the same tokens and the same batch split, never compacted.
   Session ref = NewSession();
-  if (method->scores_needed() == ScoreSource::kWindow) {
+  if (method->propagates()) {
+    ASSERT_TRUE(ref.EvaluateAsOneBatch(Doc(), nullptr).ok());
+  } else if (method->scores_needed() == ScoreSource::kWindow) {
     ASSERT_TRUE(ref.Evaluate(Doc().first(kDoc - kWindow), false, nullptr).ok());
     ASSERT_TRUE(ref.Evaluate(Doc().subspan(kDoc - kWindow), false, nullptr).ok());
   } else {
@@ -84,7 +89,7 @@ TEST_P(CompressionContract, FullBudgetReproducesUncompressedLogits) {
 
 TEST_P(CompressionContract, BudgetsAreRespectedAndMemoryIsFreed) {
   if (GetParam() == "full") GTEST_SKIP() << "full keeps everything by definition";
-  auto method = Method(0.25);
+  auto method = Method(0.25, 0.5);
   Session s = NewSession();
   auto report = PrefillAndCompress(s, Doc(), *method, kSuffix);
   ASSERT_TRUE(report.ok());

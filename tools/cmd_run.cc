@@ -29,6 +29,9 @@ struct RunFlags {
   int64_t window = 8;
   std::string pool = "max:7";
   bool query_aware = false;
+  double struct_rate = 0.2;
+  int64_t pivot = -1;
+  double lambda = 0.9;
   int64_t n_predict = 128;
 };
 
@@ -43,6 +46,9 @@ StatusOr<MethodOptions> ParseMethodOptions(const RunFlags& f) {
     o.budget.tokens = static_cast<int64_t>(f.kv_budget);
   }
   o.window = f.window;
+  o.struct_rate = f.struct_rate;
+  o.pivot = f.pivot;
+  o.lambda = f.lambda;
   o.seed = f.sampler.options.seed;
   const size_t colon = f.pool.find(':');
   const std::string kind = f.pool.substr(0, colon);
@@ -140,6 +146,13 @@ Status RunRun(const RunFlags& f) {
       }));
   fmt::print("\n\n");
   int64_t kmin = report.kept_per_layer[0], kmax = kmin;
+  int64_t computed = 0, first_pruned = -1;
+  for (size_t l = 0; l < report.computed_per_layer.size(); ++l) {
+    computed += report.computed_per_layer[l];
+    if (first_pruned < 0 && report.computed_per_layer[l] < report.prompt_tokens) {
+      first_pruned = static_cast<int64_t>(l);
+    }
+  }
   for (int64_t k : report.kept_per_layer) {
     kmin = std::min(kmin, k);
     kmax = std::max(kmax, k);
@@ -150,6 +163,7 @@ Status RunRun(const RunFlags& f) {
       "prefill={:.2f}s ({:.1f} tok/s) generated={} decode={:.2f}s ({:.2f} tok/s)\n"
       "kv: entries kept per layer {}..{} of {}; KV bytes {} kept / {} full "
       "(measured compression ratio {:.3f})\n"
+      "prefill: layers computed on {:.1f}% of the token-layers{}\n"
       "memory: weights {} (mapped), KV cache now {} live / {} reserved, peak RSS {}\n",
       method->name(), f.kv_budget, f.query_aware ? "query-aware" : "query-agnostic",
       n_prompt, report.prompt_tokens, prefill_s, n_prompt / std::max(prefill_s, 1e-9),
@@ -157,6 +171,10 @@ Status RunRun(const RunFlags& f) {
       stats.generated_tokens / std::max(stats.decode_seconds, 1e-9), kmin, kmax,
       report.prompt_tokens, HumanBytes(static_cast<double>(report.kv_bytes_kept)),
       HumanBytes(static_cast<double>(report.kv_bytes_full)), report.compression_ratio(),
+      100.0 * computed / std::max<double>(1.0, report.prompt_tokens * report.computed_per_layer.size()),
+      first_pruned < 0 ? std::string()
+                       : fmt::format(" (skeleton of {} tokens from layer {} on)",
+                                     report.computed_per_layer[first_pruned], first_pruned),
       HumanBytes(static_cast<double>(model->weight_bytes())),
       HumanBytes(static_cast<double>(session.kv().live_bytes())),
       HumanBytes(static_cast<double>(session.kv().reserved_bytes())),
@@ -187,6 +205,14 @@ void RegisterRun(CLI::App& app) {
   cmd->add_option("--window", flags->window, "observation window (always kept)")
       ->capture_default_str();
   cmd->add_option("--pool", flags->pool, "score pooling: max:K, avg:K or none")
+      ->capture_default_str();
+  cmd->add_option("--struct-rate", flags->struct_rate,
+                  "fastkv/structkv: fraction of the prompt kept past the pivot")
+      ->capture_default_str();
+  cmd->add_option("--pivot", flags->pivot,
+                  "fastkv/structkv: prune after this layer (-1: 15/32 of the depth)")
+      ->capture_default_str();
+  cmd->add_option("--lambda", flags->lambda, "structkv: centrality decay")
       ->capture_default_str();
   cmd->add_flag("--query-aware", flags->query_aware,
                 "compress with the question inside the span (default: without)");
