@@ -53,7 +53,9 @@ void ExpectValidKeep(const LayerKeep& keep, int64_t n, int64_t count) {
     for (size_t i = 0; i < head.size(); ++i) {
       ASSERT_GE(head[i], 0);
       ASSERT_LT(head[i], n);
-      if (i) ASSERT_GT(head[i], head[i - 1]);  // ascending, unique
+      if (i) {
+        ASSERT_GT(head[i], head[i - 1]);  // ascending, unique
+      }
     }
   }
 }
@@ -232,7 +234,9 @@ std::vector<int32_t> Propagate(KvMethod& m, const Stack& st) {
   std::vector<int32_t> rows;
   for (int64_t l = 0; l < 3; ++l) {
     std::vector<int32_t> r = m.PropagationRows(st.View(l));
-    if (l < 2) EXPECT_TRUE(r.empty()) << "no pruning before the pivot, layer " << l;
+    if (l < 2) {
+      EXPECT_TRUE(r.empty()) << "no pruning before the pivot, layer " << l;
+    }
     if (l == 2) rows = r;
   }
   return rows;
