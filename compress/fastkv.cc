@@ -19,12 +19,7 @@ class FastKvMethod : public KvMethod {
   bool propagates() const override { return true; }
 
   LayerKeep Select(const LayerScores& layer) const override {
-    const int64_t w = std::min(options_.window, layer.n);
-    const int64_t keep =
-        std::min(layer.n, options_.budget.Entries(layer.prompt_length(), w));
-    return TopEntriesPerHead(
-        KvHeadScores(layer, w, options_.pool, options_.pool_kernel),
-        layer.n_kv_heads, layer.n, keep);
+    return SelectByWindowSaliency(layer, options_);
   }
 
   std::vector<int32_t> PropagationRows(const LayerScores& layer) override {

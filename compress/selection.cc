@@ -87,6 +87,15 @@ std::vector<float> TokenScores(const LayerScores& layer, int64_t window,
   return out;
 }
 
+LayerKeep SelectByWindowSaliency(const LayerScores& layer,
+                                 const MethodOptions& options) {
+  const int64_t w = std::min(options.window, layer.n);
+  const int64_t keep =
+      std::min(layer.n, options.budget.Entries(layer.prompt_length(), w));
+  return TopEntriesPerHead(KvHeadScores(layer, w, options.pool, options.pool_kernel),
+                           layer.n_kv_heads, layer.n, keep);
+}
+
 std::vector<int32_t> TopEntries(const std::vector<float>& scores, int64_t keep) {
   return TopEntriesPerHead(scores, 1, static_cast<int64_t>(scores.size()), keep)[0];
 }

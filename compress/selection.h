@@ -29,6 +29,12 @@ std::vector<float> TokenScores(const LayerScores& layer, int64_t window,
 // The top `keep` entries of scores [n] (ties: lower index), ascending.
 std::vector<int32_t> TopEntries(const std::vector<float>& scores, int64_t keep);
 
+// SnapKV's rule, which FastKV and StructKV apply to every layer: each KV head
+// keeps budget(N) entries (capped by the layer's n) by its pooled window
+// saliency, the window included.
+LayerKeep SelectByWindowSaliency(const LayerScores& layer,
+                                 const MethodOptions& options);
+
 // The same entries for every KV head.
 LayerKeep SameForAllHeads(const std::vector<int32_t>& entries, int64_t n_kv_heads);
 

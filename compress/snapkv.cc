@@ -15,11 +15,7 @@ class SnapKvMethod : public KvMethod {
   const char* name() const override { return "snapkv"; }
   ScoreSource scores_needed() const override { return ScoreSource::kWindow; }
   LayerKeep Select(const LayerScores& layer) const override {
-    const int64_t w = std::min(options_.window, layer.n);
-    const int64_t keep = options_.budget.Entries(layer.n, w);
-    return TopEntriesPerHead(
-        KvHeadScores(layer, w, options_.pool, options_.pool_kernel),
-        layer.n_kv_heads, layer.n, keep);
+    return SelectByWindowSaliency(layer, options_);
   }
 };
 

@@ -25,12 +25,7 @@ class StructKvMethod : public KvMethod {
   bool propagates() const override { return true; }
 
   LayerKeep Select(const LayerScores& layer) const override {
-    const int64_t w = std::min(options_.window, layer.n);
-    const int64_t keep =
-        std::min(layer.n, options_.budget.Entries(layer.prompt_length(), w));
-    return TopEntriesPerHead(
-        KvHeadScores(layer, w, options_.pool, options_.pool_kernel),
-        layer.n_kv_heads, layer.n, keep);
+    return SelectByWindowSaliency(layer, options_);
   }
 
   void BeginPrefill(int64_t n_layers) override { centrality_.clear(); }

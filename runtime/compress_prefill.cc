@@ -32,6 +32,17 @@ StatusOr<CompressionReport> PrefillAndCompress(Session& session,
   std::vector<std::vector<float>> scores;
   std::vector<int64_t> layer_n(c.n_layers, N);  // entries per layer
   const ScoreSource source = method.scores_needed();
+  auto layer_scores = [&](int64_t l) {
+    LayerScores ls;
+    ls.layer = l;
+    ls.n_layers = c.n_layers;
+    ls.n = layer_n[l];
+    ls.prompt = N;
+    ls.n_heads = H;
+    ls.n_kv_heads = c.n_kv_heads;
+    ls.scores = scores.empty() || scores[l].empty() ? nullptr : scores[l].data();
+    return ls;
+  };
   if (method.propagates()) {
     // One batch, layer-major: each layer's window scores decide which rows
     // continue past it (the skeleton at the pivot) and later its KV budget.
@@ -45,15 +56,7 @@ StatusOr<CompressionReport> PrefillAndCompress(Session& session,
       layer_n[layer] = n_kv;
     };
     probe.rows_after_layer = [&](int64_t layer) {
-      LayerScores ls;
-      ls.layer = layer;
-      ls.n_layers = c.n_layers;
-      ls.n = layer_n[layer];
-      ls.prompt = N;
-      ls.n_heads = H;
-      ls.n_kv_heads = c.n_kv_heads;
-      ls.scores = scores[layer].data();
-      const std::vector<int32_t> rows = method.PropagationRows(ls);
+      const std::vector<int32_t> rows = method.PropagationRows(layer_scores(layer));
       return std::vector<int64_t>(rows.begin(), rows.end());
     };
     SKV_RETURN_IF_ERROR(session.EvaluateAsOneBatch(doc, &probe));
@@ -91,15 +94,7 @@ StatusOr<CompressionReport> PrefillAndCompress(Session& session,
   }
   std::vector<LayerKeep> keep(c.n_layers);
   for (int64_t l = 0; l < c.n_layers; ++l) {
-    LayerScores ls;
-    ls.layer = l;
-    ls.n_layers = c.n_layers;
-    ls.n = layer_n[l];
-    ls.prompt = N;
-    ls.n_heads = H;
-    ls.n_kv_heads = c.n_kv_heads;
-    ls.scores = scores.empty() ? nullptr : scores[l].data();
-    keep[l] = method.Select(ls);
+    keep[l] = method.Select(layer_scores(l));
     SKV_CHECK(static_cast<int64_t>(keep[l].size()) == c.n_kv_heads);
     report.kept_per_layer.push_back(static_cast<int64_t>(keep[l][0].size()));
   }
