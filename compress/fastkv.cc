@@ -3,7 +3,6 @@
 // (rate --struct-rate, plus the window) continue; later layers run on them
 // only. Every layer keeps its own KV budget per KV head by its own saliency.
 #include <algorithm>
-#include <cmath>
 
 #include "compress/method.h"
 #include "compress/selection.h"
@@ -23,15 +22,11 @@ class FastKvMethod : public KvMethod {
   }
 
   std::vector<int32_t> PropagationRows(const LayerScores& layer) override {
-    const int64_t pivot =
-        options_.pivot >= 0 ? options_.pivot : DefaultPivotLayer(layer.n_layers);
+    const int64_t pivot = PivotLayer(options_, layer.n_layers);
     if (layer.layer != pivot || pivot + 1 >= layer.n_layers) return {};
     const int64_t w = std::min(options_.window, layer.n);
-    const int64_t keep = std::clamp<int64_t>(
-        static_cast<int64_t>(std::floor(options_.struct_rate * layer.prompt_length())), w,
-        layer.n);
     return TopEntries(TokenScores(layer, w, options_.pool, options_.pool_kernel),
-                      keep);
+                      SkeletonSize(options_, layer, w));
   }
 };
 

@@ -96,6 +96,17 @@ LayerKeep SelectByWindowSaliency(const LayerScores& layer,
                            layer.n_kv_heads, layer.n, keep);
 }
 
+int64_t PivotLayer(const MethodOptions& options, int64_t n_layers) {
+  return options.pivot >= 0 ? options.pivot : DefaultPivotLayer(n_layers);
+}
+
+int64_t SkeletonSize(const MethodOptions& options, const LayerScores& layer,
+                     int64_t window) {
+  const auto wanted = static_cast<int64_t>(
+      std::floor(options.struct_rate * static_cast<double>(layer.prompt_length())));
+  return std::clamp<int64_t>(wanted, window, layer.n);
+}
+
 std::vector<int32_t> TopEntries(const std::vector<float>& scores, int64_t keep) {
   return TopEntriesPerHead(scores, 1, static_cast<int64_t>(scores.size()), keep)[0];
 }

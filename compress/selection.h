@@ -35,6 +35,13 @@ std::vector<int32_t> TopEntries(const std::vector<float>& scores, int64_t keep);
 LayerKeep SelectByWindowSaliency(const LayerScores& layer,
                                  const MethodOptions& options);
 
+// Structural propagation: the layer after which the residual stream is cut
+// (--pivot, or FastKV's depth-scaled layer), and how many tokens continue
+// (floor(struct_rate * N), at least the window, at most what the layer has).
+int64_t PivotLayer(const MethodOptions& options, int64_t n_layers);
+int64_t SkeletonSize(const MethodOptions& options, const LayerScores& layer,
+                     int64_t window);
+
 // The same entries for every KV head.
 LayerKeep SameForAllHeads(const std::vector<int32_t>& entries, int64_t n_kv_heads);
 

@@ -8,7 +8,6 @@
 // depth-scaled layer; online detection from entropy, sparsity and variance
 // comes next.
 #include <algorithm>
-#include <cmath>
 #include <limits>
 
 #include "compress/method.h"
@@ -31,8 +30,7 @@ class StructKvMethod : public KvMethod {
   void BeginPrefill(int64_t n_layers) override { centrality_.clear(); }
 
   std::vector<int32_t> PropagationRows(const LayerScores& layer) override {
-    const int64_t pivot =
-        options_.pivot >= 0 ? options_.pivot : DefaultPivotLayer(layer.n_layers);
+    const int64_t pivot = PivotLayer(options_, layer.n_layers);
     if (layer.layer > pivot || pivot + 1 >= layer.n_layers) return {};
     const int64_t w = std::min(options_.window, layer.n);
     const std::vector<float> s =
@@ -45,9 +43,7 @@ class StructKvMethod : public KvMethod {
       centrality_[j] = lambda * centrality_[j] + s[j];
     }
     if (layer.layer < pivot) return {};
-    const int64_t keep = std::clamp<int64_t>(
-        static_cast<int64_t>(std::floor(options_.struct_rate * layer.prompt_length())), w,
-        layer.n);
+    const int64_t keep = SkeletonSize(options_, layer, w);
     std::vector<float> ranked = centrality_;  // [n]
     std::fill(ranked.end() - w, ranked.end(), std::numeric_limits<float>::infinity());
     return TopEntries(ranked, keep);

@@ -104,7 +104,7 @@ TEST(ModelLoad, MissingTensorIsNamed) {
   tiny.skip = {"blk.0.ffn_up.weight"};
   auto model = Model::Load(tiny.Write("missing.gguf"));
   ASSERT_FALSE(model.ok());
-  const std::string& m = model.status().message();
+  const std::string m = model.status().message();
   EXPECT_NE(m.find("missing.gguf"), std::string::npos) << m;
   EXPECT_NE(m.find("missing required tensor 'blk.0.ffn_up.weight'"), std::string::npos) << m;
 }
@@ -114,7 +114,7 @@ TEST(ModelLoad, ShapeMismatchNamesTensorAndBothShapes) {
   tiny.reshape = "blk.0.attn_q.weight";
   auto model = Model::Load(tiny.Write("shape.gguf"));
   ASSERT_FALSE(model.ok());
-  const std::string& m = model.status().message();
+  const std::string m = model.status().message();
   EXPECT_NE(m.find("'blk.0.attn_q.weight' has shape [32, 33], expected [32, 32]"),
             std::string::npos) << m;
 }
@@ -124,7 +124,7 @@ TEST(ModelLoad, NonComputableTypeIsNamed) {
   tiny.matrix_type = static_cast<uint32_t>(GgmlType::kI32);  // 4 bytes like f32
   auto model = Model::Load(tiny.Write("int.gguf"));
   ASSERT_FALSE(model.ok());
-  const std::string& m = model.status().message();
+  const std::string m = model.status().message();
   EXPECT_NE(m.find("has type i32"), std::string::npos) << m;
   EXPECT_NE(m.find("q4_K"), std::string::npos) << m;  // lists what is supported
 }

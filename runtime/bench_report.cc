@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "runtime/bench.h"
+#include "runtime/context.h"
 
 namespace skv {
 namespace {
@@ -36,15 +37,6 @@ std::string CsvField(const nlohmann::ordered_json& v) {
   return quoted + "\"";
 }
 
-std::string Human(double bytes) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  int u = 0;
-  while (bytes >= 1024 && u < 4) {
-    bytes /= 1024;
-    ++u;
-  }
-  return fmt::format("{:.{}f} {}", bytes, u == 0 ? 0 : 2, units[u]);
-}
 
 }  // namespace
 
@@ -114,10 +106,10 @@ std::string RowsToTable(std::span<const BenchRow> rows) {
     out += fmt::format(
         "| {:<32} | {:>10} | {:<6} | {:>7} | {:<6} | {:>14} | {:>18} | {:>6} | "
         "{:>10} |\n",
-        model, Human(static_cast<double>(r.model_bytes)), r.quant_type,
+        model, HumanBytes(static_cast<double>(r.model_bytes)), r.quant_type,
         r.threads, r.simd_target, r.test,
         fmt::format("{:.2f} ± {:.2f}", r.tps_mean, r.tps_stddev), bw,
-        Human(static_cast<double>(r.kv_bytes)));
+        HumanBytes(static_cast<double>(r.kv_bytes)));
   }
   return out;
 }

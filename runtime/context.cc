@@ -1,5 +1,7 @@
 #include "runtime/context.h"
 
+#include <fmt/core.h>
+
 #include <numa.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -52,6 +54,16 @@ std::string RuntimeContext::Describe() const {
   return "threads=" + std::to_string(threads_) +
          " numa_nodes=" + std::to_string(topology_.n_nodes()) +
          " simd=" + ActiveSimdTarget();
+}
+
+std::string HumanBytes(double bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int u = 0;
+  while (bytes >= 1024 && u < 4) {
+    bytes /= 1024;
+    ++u;
+  }
+  return fmt::format("{:.{}f} {}", bytes, u == 0 ? 0 : 2, units[u]);
 }
 
 int64_t PeakRssBytes() {

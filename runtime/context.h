@@ -43,4 +43,7 @@ class RuntimeContext {
 // Peak resident set size of this process in bytes (getrusage).
 int64_t PeakRssBytes();
 
+// "241.39 MiB": bytes in binary units for reports.
+std::string HumanBytes(double bytes);
+
 }  // namespace skv

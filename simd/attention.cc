@@ -289,14 +289,13 @@ void MaskedScores(const Plan& p, const Block& b, const int32_t* kpos,
   }
 }
 
-// Online-softmax update of m, l, alpha and S -> P for the tile; returns
-// whether any row saw a visible key in it.
-bool SoftmaxTile(const Block& b, int64_t nk) {
+// Online-softmax update of the rows' running max m and sum l (and alpha,
+// S -> exp) for the tile.
+void SoftmaxTile(const Block& b, int64_t nk) {
   const DF d;
   const int64_t N = hn::Lanes(d);
   const int64_t Rp = b.Rp;
   const VF ninf = hn::Set(d, kNegInf);
-  bool any = false;
   for (int64_t rv = 0; rv < Rp; rv += N) {
     VF tmax = ninf;
     for (int64_t j = 0; j < nk; ++j) {
@@ -308,7 +307,6 @@ bool SoftmaxTile(const Block& b, int64_t nk) {
       for (int64_t j = 0; j < nk; ++j) hn::Store(hn::Zero(d), d, b.s + j * Rp + rv);
       continue;
     }
-    any = true;
     const VF m_old = hn::Load(d, b.m + rv);
     const VF m_new = hn::Max(m_old, tmax);
     // Rows still without any visible key keep m = -inf; subtracting 0 from
@@ -326,13 +324,12 @@ bool SoftmaxTile(const Block& b, int64_t nk) {
     hn::Store(hn::MulAdd(hn::Load(d, b.l + rv), alpha, sum), d, b.l + rv);
     hn::Store(alpha, d, b.alpha + rv);
   }
-  return any;
 }
 
 // Second pass: S -> P = f16(exp(S - m) / l) with the rows' final max m and
-// sum l (inv_l = 1 / l, 0 for rows without a visible key), as ggml's softmax
-// followed by its f16 P.V product computes them.
-void ProbabilitiesTile(const Block& b, int64_t nk, const float* inv_l) {
+// sum l (rows without a visible key get P = 0), as ggml's softmax followed by
+// its f16 P.V product computes them.
+void ProbabilitiesTile(const Block& b, int64_t nk) {
   const DF d;
   const int64_t N = hn::Lanes(d);
   const int64_t Rp = b.Rp;
@@ -340,7 +337,9 @@ void ProbabilitiesTile(const Block& b, int64_t nk, const float* inv_l) {
   for (int64_t rv = 0; rv < Rp; rv += N) {
     const VF m = hn::Load(d, b.m + rv);
     const VF m_safe = hn::IfThenZeroElse(hn::Eq(m, ninf), m);
-    const VF inv = hn::LoadU(d, inv_l + rv);
+    const VF l = hn::Load(d, b.l + rv);
+    const VF inv = hn::IfThenElseZero(hn::Gt(l, hn::Zero(d)),
+                                      hn::Div(hn::Set(d, 1.f), l));
     for (int64_t j = 0; j < nk; ++j) {
       float* sp = b.s + j * Rp + rv;
       const VF e = ExpNeg(d, hn::Sub(hn::Load(d, sp), m_safe));
@@ -458,25 +457,22 @@ void AttendBlock(const Plan& p, int64_t g, int64_t t0, int64_t t1, float* out,
   // normalised probabilities, rounded to f16 like the f16 values they weight
   // (ggml's non-flash attention; llama.cpp's numerics), times V. The extra
   // score pass costs Q.K once more; the V pass stays single.
-  std::vector<uint8_t> visible_tiles((p.kv.n + p.Bk - 1) / p.Bk, 0);  // [tiles]
   for (int64_t k0 = 0; k0 < p.kv.n; k0 += p.Bk) {
     const int64_t nk = std::min(p.Bk, p.kv.n - k0);
     int32_t tmin, tmax;
     TileRange(pos + k0, nk, &tmin, &tmax);
     if (!TileMayBeVisible(b, tmin, tmax)) continue;
     MaskedScores(p, b, pos + k0, k0, nk);
-    visible_tiles[k0 / p.Bk] = SoftmaxTile(b, nk) ? 1 : 0;
-  }
-  std::vector<float> inv_l(b.Rp);  // [Rp] 1 / l per row, 0 if nothing visible
-  for (int64_t r = 0; r < b.Rp; ++r) {
-    inv_l[r] = b.l[r] > 0.f ? static_cast<float>(1.0 / b.l[r]) : 0.f;
+    SoftmaxTile(b, nk);
   }
   std::fill(b.alpha, b.alpha + b.Rp, 1.f);  // pass 2 adds without rescaling
   for (int64_t k0 = 0; k0 < p.kv.n; k0 += p.Bk) {
-    if (!visible_tiles[k0 / p.Bk]) continue;
     const int64_t nk = std::min(p.Bk, p.kv.n - k0);
+    int32_t tmin, tmax;
+    TileRange(pos + k0, nk, &tmin, &tmax);
+    if (!TileMayBeVisible(b, tmin, tmax)) continue;
     MaskedScores(p, b, pos + k0, k0, nk);
-    ProbabilitiesTile(b, nk, inv_l.data());
+    ProbabilitiesTile(b, nk);
     AccumulateTile(p, b, k0, nk);
   }
   for (int64_t r = 0; r < b.R; ++r) {

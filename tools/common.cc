@@ -93,14 +93,4 @@ int ReportError(const Status& status) {
   return 1;
 }
 
-std::string HumanBytes(double bytes) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  int u = 0;
-  while (bytes >= 1024 && u < 4) {
-    bytes /= 1024;
-    ++u;
-  }
-  return fmt::format("{:.{}f} {}", bytes, u == 0 ? 0 : 2, units[u]);
-}
-
 }  // namespace skv::tools

@@ -72,8 +72,6 @@ class Stopwatch {
   std::chrono::steady_clock::time_point start_;
 };
 
-std::string HumanBytes(double bytes);
-
 // Subcommand registration (one file each).
 void RegisterGenerate(CLI::App& app);
 void RegisterRun(CLI::App& app);
