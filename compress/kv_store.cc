@@ -11,38 +11,59 @@ namespace skv {
 LayerKv::LayerKv(int64_t n_kv_heads, int64_t head_dim, int64_t head_dim_v)
     : n_kv_heads_(n_kv_heads), head_dim_(head_dim), head_dim_v_(head_dim_v) {}
 
+LayerKv::LayerKv(const LayerKv& other)
+    : n_kv_heads_(other.n_kv_heads_), head_dim_(other.head_dim_),
+      head_dim_v_(other.head_dim_v_), capacity_(other.capacity_),
+      length_(other.length_), blocks_(other.blocks_) {
+  RebuildRefs();
+}
+
+LayerKv& LayerKv::operator=(const LayerKv& other) {
+  if (this == &other) return *this;
+  n_kv_heads_ = other.n_kv_heads_;
+  head_dim_ = other.head_dim_;
+  head_dim_v_ = other.head_dim_v_;
+  capacity_ = other.capacity_;
+  length_ = other.length_;
+  blocks_ = other.blocks_;
+  RebuildRefs();
+  return *this;
+}
+
+LayerKv::Block LayerKv::NewBlock() const {
+  Block b;
+  b.k.resize(n_kv_heads_ * kKvBlockSlots * head_dim_);
+  b.v.resize(n_kv_heads_ * kKvBlockSlots * head_dim_v_);
+  b.pos.resize(n_kv_heads_ * kKvBlockSlots);
+  return b;
+}
+
+void LayerKv::RebuildRefs() {
+  refs_.clear();
+  for (const Block& b : blocks_) refs_.push_back({b.k.data(), b.v.data(), b.pos.data()});
+}
+
 void LayerKv::Reserve(int64_t slots) {
   if (slots <= capacity_) return;
-  std::vector<uint16_t> k(n_kv_heads_ * slots * head_dim_);
-  std::vector<uint16_t> v(n_kv_heads_ * slots * head_dim_v_);
-  std::vector<int32_t> pos(n_kv_heads_ * slots);
-  for (int64_t g = 0; g < n_kv_heads_ && length_ > 0; ++g) {
-    std::memcpy(&k[g * slots * head_dim_], &k_[g * capacity_ * head_dim_],
-                length_ * head_dim_ * sizeof(uint16_t));
-    std::memcpy(&v[g * slots * head_dim_v_], &v_[g * capacity_ * head_dim_v_],
-                length_ * head_dim_v_ * sizeof(uint16_t));
-    std::memcpy(&pos[g * slots], &pos_[g * capacity_],
-                length_ * sizeof(int32_t));
+  while (capacity_ < slots) {
+    blocks_.push_back(NewBlock());
+    capacity_ += kKvBlockSlots;
   }
-  k_.swap(k);
-  v_.swap(v);
-  pos_.swap(pos);
-  capacity_ = slots;
+  RebuildRefs();
 }
 
 void LayerKv::Append(const float* k, const float* v, const int32_t* pos,
                      int64_t T) {
-  if (length_ + T > capacity_) {
-    Reserve(std::max(length_ + T, capacity_ * 2));
-  }
-  for (int64_t g = 0; g < n_kv_heads_; ++g) {
-    for (int64_t t = 0; t < T; ++t) {
-      const int64_t slot = g * capacity_ + length_ + t;
-      F32ToF16(k + (t * n_kv_heads_ + g) * head_dim_, &k_[slot * head_dim_],
-               head_dim_);
-      F32ToF16(v + (t * n_kv_heads_ + g) * head_dim_v_,
-               &v_[slot * head_dim_v_], head_dim_v_);
-      pos_[slot] = pos[t];
+  Reserve(length_ + T);
+  for (int64_t t = 0; t < T; ++t) {
+    Block& b = blocks_[(length_ + t) / kKvBlockSlots];
+    const int64_t r = (length_ + t) % kKvBlockSlots;
+    for (int64_t g = 0; g < n_kv_heads_; ++g) {
+      const int64_t slot = g * kKvBlockSlots + r;
+      F32ToF16(k + (t * n_kv_heads_ + g) * head_dim_, &b.k[slot * head_dim_], head_dim_);
+      F32ToF16(v + (t * n_kv_heads_ + g) * head_dim_v_, &b.v[slot * head_dim_v_],
+               head_dim_v_);
+      b.pos[slot] = pos[t];
     }
   }
   length_ += T;
@@ -53,36 +74,45 @@ void LayerKv::Compact(const std::vector<std::vector<int32_t>>& keep,
   SKV_CHECK(static_cast<int64_t>(keep.size()) == n_kv_heads_);
   const int64_t count = static_cast<int64_t>(keep[0].size());
   const int64_t slots = count + std::max<int64_t>(0, extra_slots);
-  std::vector<uint16_t> k(n_kv_heads_ * slots * head_dim_);    // [G][slots][D]
-  std::vector<uint16_t> v(n_kv_heads_ * slots * head_dim_v_);  // [G][slots][Dv]
-  std::vector<int32_t> pos(n_kv_heads_ * slots);               // [G][slots]
+  std::vector<Block> kept((slots + kKvBlockSlots - 1) / kKvBlockSlots);
+  for (Block& b : kept) b = NewBlock();
   for (int64_t g = 0; g < n_kv_heads_; ++g) {
     SKV_CHECK(static_cast<int64_t>(keep[g].size()) == count);
     for (int64_t i = 0; i < count; ++i) {
       const int64_t src = keep[g][i];
       SKV_CHECK(src >= 0 && src < length_ && (i == 0 || src > keep[g][i - 1]));
-      const int64_t from = g * capacity_ + src, to = g * slots + i;
-      std::memcpy(&k[to * head_dim_], &k_[from * head_dim_], head_dim_ * sizeof(uint16_t));
-      std::memcpy(&v[to * head_dim_v_], &v_[from * head_dim_v_],
+      const Block& from = blocks_[src / kKvBlockSlots];
+      Block& to = kept[i / kKvBlockSlots];
+      const int64_t fs = g * kKvBlockSlots + src % kKvBlockSlots;
+      const int64_t ts = g * kKvBlockSlots + i % kKvBlockSlots;
+      std::memcpy(&to.k[ts * head_dim_], &from.k[fs * head_dim_],
+                  head_dim_ * sizeof(uint16_t));
+      std::memcpy(&to.v[ts * head_dim_v_], &from.v[fs * head_dim_v_],
                   head_dim_v_ * sizeof(uint16_t));
-      pos[to] = pos_[from];
+      to.pos[ts] = from.pos[fs];
     }
   }
-  k_.swap(k);  // the old buffers are freed when k, v, pos go out of scope
-  v_.swap(v);
-  pos_.swap(pos);
-  capacity_ = slots;
+  blocks_.swap(kept);  // the old blocks are freed with `kept`
+  capacity_ = static_cast<int64_t>(blocks_.size()) * kKvBlockSlots;
   length_ = count;
+  RebuildRefs();
 }
 
 KvView LayerKv::View() const {
   KvView view;
-  view.k = k_.data();
-  view.v = v_.data();
-  view.pos = pos_.data();
   view.n = length_;
   view.head_stride = capacity_;
+  view.blocks = refs_.data();
+  view.block_slots = kKvBlockSlots;
   return view;
+}
+
+std::vector<int32_t> LayerKv::Positions(int64_t g) const {
+  std::vector<int32_t> out(length_);  // [length]
+  for (int64_t j = 0; j < length_; ++j) {
+    out[j] = blocks_[j / kKvBlockSlots].pos[g * kKvBlockSlots + j % kKvBlockSlots];
+  }
+  return out;
 }
 
 int64_t LayerKv::bytes_per_entry() const {

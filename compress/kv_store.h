@@ -1,5 +1,6 @@
 // The KV cache of one sequence. Each layer is dense per KV head,
-// `[kv_heads][slots][head_dim]`, and every entry keeps its original position,
+// `[kv_heads][slots][head_dim]` stored in fixed-size blocks of slots, and
+// every entry keeps its original position,
 // so that each layer may later hold its own length and each KV head its own
 // token set (KVCompose's composite tokens) without changing the attention
 // kernel. Keys are stored after RoPE; values as produced. Storage is f16.
@@ -13,26 +14,39 @@
 
 namespace skv {
 
+// Entries per block: every KV head's entries [b * kKvBlockSlots, ...) live
+// in one allocation, so blocks can be freed (and later moved to disk) one at
+// a time while the attention kernel still streams whole key tiles.
+constexpr int64_t kKvBlockSlots = 256;
+
 class LayerKv {
  public:
   LayerKv(int64_t n_kv_heads, int64_t head_dim, int64_t head_dim_v);
+  LayerKv(const LayerKv& other);
+  LayerKv& operator=(const LayerKv& other);
+  LayerKv(LayerKv&&) = default;
+  LayerKv& operator=(LayerKv&&) = default;
 
-  // Ensures room for `slots` entries per head (re-lays out if it grows).
+  // Ensures room for `slots` entries per head (adds blocks; never moves
+  // existing entries).
   void Reserve(int64_t slots);
   // Appends T entries to every head: k [T][n_kv_heads][head_dim],
   // v [T][n_kv_heads][head_dim_v] (f32, converted to f16), pos [T].
   void Append(const float* k, const float* v, const int32_t* pos, int64_t T);
-  // Drops every entry (keeps the allocation).
+  // Drops every entry (keeps the blocks).
   void Clear() { length_ = 0; }
   // Keeps, for each KV head g, the entries keep[g] (ascending slot indices,
-  // the same count for every head) and reallocates to that count plus
-  // `extra_slots`, so evicted entries are really freed.
+  // the same count for every head) in new blocks sized for that count plus
+  // `extra_slots`; the old blocks are freed, so evicted entries really go.
   void Compact(const std::vector<std::vector<int32_t>>& keep,
                int64_t extra_slots);
 
   KvView View() const;
+  // Original positions of head g's entries, [length].
+  std::vector<int32_t> Positions(int64_t g) const;
   int64_t length() const { return length_; }
   int64_t capacity() const { return capacity_; }
+  int64_t n_blocks() const { return static_cast<int64_t>(blocks_.size()); }
   int64_t n_kv_heads() const { return n_kv_heads_; }
   // Bytes of live entries (keys, values and positions).
   int64_t live_bytes() const;
@@ -41,12 +55,18 @@ class LayerKv {
   int64_t reserved_bytes() const;
 
  private:
+  struct Block {
+    std::vector<uint16_t> k;   // [n_kv_heads][kKvBlockSlots][head_dim] f16
+    std::vector<uint16_t> v;   // [n_kv_heads][kKvBlockSlots][head_dim_v] f16
+    std::vector<int32_t> pos;  // [n_kv_heads][kKvBlockSlots]
+  };
+  Block NewBlock() const;
+  void RebuildRefs();
   int64_t n_kv_heads_, head_dim_, head_dim_v_;
-  int64_t capacity_ = 0;  // slots per head
+  int64_t capacity_ = 0;  // slots per head (blocks * kKvBlockSlots)
   int64_t length_ = 0;    // live slots per head
-  std::vector<uint16_t> k_;   // [n_kv_heads][capacity_][head_dim_] f16
-  std::vector<uint16_t> v_;   // [n_kv_heads][capacity_][head_dim_v_] f16
-  std::vector<int32_t> pos_;  // [n_kv_heads][capacity_]
+  std::vector<Block> blocks_;
+  std::vector<KvBlockRef> refs_;  // [blocks] what View() hands out
 };
 
 class KvStore {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <numeric>
+#include <cstring>
 #include <vector>
 
 #include "simd/quant.h"
@@ -48,15 +49,51 @@ TEST(LayerKv, AppendGrowsAndKeepsEntriesPerHead) {
   ASSERT_EQ(view.n, 17);
   for (int64_t g = 0; g < G; ++g) {
     for (int64_t j = 0; j < view.n; ++j) {
-      const int64_t slot = g * view.head_stride + j;
-      EXPECT_EQ(view.pos[slot], j);
+      EXPECT_EQ(*view.Pos(g, j), j);
       for (int64_t d = 0; d < D; ++d) {
         const float want = static_cast<float>(j * 8 + g * 2) + (d % 4) / 4.f;
-        ASSERT_EQ(F16BitsToF32(view.k[slot * D + d]), want) << g << " " << j;
-        ASSERT_EQ(F16BitsToF32(view.v[slot * D + d]), -want);
+        ASSERT_EQ(F16BitsToF32(view.Key(g, j, D)[d]), want) << g << " " << j;
+        ASSERT_EQ(F16BitsToF32(view.Value(g, j, D)[d]), -want);
       }
     }
   }
+}
+
+// Entries spread over several blocks; compaction keeps per-head sets in new
+// blocks and frees the rest; copies are deep.
+TEST(LayerKv, BlocksHoldEntriesAcrossBoundariesAndCompactionFreesThem) {
+  const int64_t G = 2, D = 8, n = 2 * kKvBlockSlots + 100;
+  LayerKv kv(G, D, D);
+  std::vector<float> k, v;
+  std::vector<int32_t> pos;
+  MakeBatch(0, n, G, D, &k, &v, &pos);
+  kv.Append(k.data(), v.data(), pos.data(), n);
+  EXPECT_EQ(kv.n_blocks(), 3);
+  const LayerKv copy = kv;
+  const KvView cv = copy.View();
+  std::vector<std::vector<int32_t>> keep(G);
+  for (int32_t j = 0; j < n; j += 3) keep[0].push_back(j);                // every 3rd
+  for (int32_t j = n - static_cast<int32_t>(keep[0].size()); j < n; ++j) keep[1].push_back(j);
+  kv.Compact(keep, 5);
+  const int64_t count = static_cast<int64_t>(keep[0].size());
+  EXPECT_EQ(kv.length(), count);
+  EXPECT_EQ(kv.n_blocks(), (count + 5 + kKvBlockSlots - 1) / kKvBlockSlots);
+  EXPECT_LT(kv.reserved_bytes(), copy.reserved_bytes());
+  const KvView view = kv.View();
+  for (int64_t g = 0; g < G; ++g) {
+    for (int64_t i = 0; i < count; ++i) {
+      const int32_t j = keep[g][i];
+      ASSERT_EQ(*view.Pos(g, i), j);
+      ASSERT_EQ(0, std::memcmp(view.Key(g, i, D), cv.Key(g, j, D), D * sizeof(uint16_t)));
+      ASSERT_EQ(0, std::memcmp(view.Value(g, i, D), cv.Value(g, j, D), D * sizeof(uint16_t)));
+    }
+  }
+  EXPECT_EQ(kv.Positions(1).front(), keep[1].front());
+  // The copy still holds every entry.
+  ASSERT_EQ(cv.n, n);
+  EXPECT_EQ(*cv.Pos(1, n - 1), n - 1);
+  EXPECT_EQ(F16BitsToF32(cv.Value(0, kKvBlockSlots, D)[0]),
+            -static_cast<float>(kKvBlockSlots * 8));
 }
 
 TEST(KvStore, BytesCountLiveEntries) {
@@ -69,7 +106,8 @@ TEST(KvStore, BytesCountLiveEntries) {
   store.layer(1).Append(k.data(), v.data(), pos.data(), 4);
   // 4 entries x 2 heads x (8 + 8 halves + 1 position) in one layer.
   EXPECT_EQ(store.live_bytes(), 4 * 2 * (16 * 2 + 4));
-  EXPECT_EQ(store.reserved_bytes(), 2 * 10 * 2 * (16 * 2 + 4));
+  // Storage comes in whole blocks: one block per layer.
+  EXPECT_EQ(store.reserved_bytes(), 2 * kKvBlockSlots * 2 * (16 * 2 + 4));
   store.Clear();
   EXPECT_EQ(store.live_bytes(), 0);
 }

@@ -35,15 +35,29 @@ struct MethodOptions {
   uint64_t seed = 0;   // for `random`
   // Structural propagation (fastkv, structkv).
   double struct_rate = 0.2;  // fraction of the prompt that continues past the pivot
-  int64_t pivot = -1;        // layer after which to prune; -1: scaled default
+  // Layer after which to prune (>= 0), or kPivotDefault (the method's own:
+  // auto for structkv, the depth-scaled layer for fastkv), or kPivotAuto
+  // (online detection, structkv only). `calibrated` is resolved by the
+  // runtime (runtime/pivot_cache.h) into a fixed layer or auto.
+  int64_t pivot = -1;
   double lambda = 0.9;       // centrality decay (structkv)
+  // Compute the pivot metrics at every layer even with a fixed pivot, so
+  // that --verbose can print them (costs a little prefill time).
+  bool pivot_metrics = false;
+  // Probe queries of kProbeMax methods (kvcompose): the last N queries of
+  // the prompt; 0: every query.
+  int64_t probe_queries = 64;
 };
+
+constexpr int64_t kPivotDefault = -1;
+constexpr int64_t kPivotAuto = -2;
 
 // Attention statistics a method consumes.
 enum class ScoreSource {
   kNone,        // positions only (full, streamingllm, random)
   kWindow,      // attention mass from the last `window` queries (SnapKV family)
   kAllQueries,  // attention mass from every query (H2O's accumulated attention)
+  kProbeMax,    // max probability from the last probe_queries queries (KVCompose)
 };
 
 // What a method sees of one layer after prefill. Scores sum the softmax
@@ -56,7 +70,34 @@ struct LayerScores {
   int64_t prompt_length() const { return prompt > 0 ? prompt : n; }
   int64_t n_heads = 0;      // query heads
   int64_t n_kv_heads = 0;
+  // > 0: the layer attends to that many most recent positions only (Gemma 3's
+  // local layers); its window rows cannot see the rest of the document.
+  int64_t sliding_window = 0;
   const float* scores = nullptr;  // [n_heads][n]; null for kNone
+  // Original positions of the layer's entries [n] (the same for every head
+  // before compaction); null means entry j sits at position j.
+  const int32_t* positions = nullptr;
+  // Per-row probabilities of the window rows, when wants_window_rows():
+  // rows[h][i][j] for window row i of window_rows.
+  int64_t window_rows = 0;
+  const float* rows = nullptr;        // [n_heads][window_rows][n]
+  // The last query's scaled scores before the softmax (GemFilter's filter
+  // layer only); -inf where it sees nothing.
+  const float* last_logits = nullptr;  // [n_heads][n]
+};
+
+// StructKV's pivot detection, per layer (docs/method.md section 1).
+struct LayerPivotMetrics {
+  int64_t layer = 0;
+  bool measured = false;  // false: sliding-window layer, metrics carried over
+  double entropy = 0, sparsity = 0, variance = 0;
+  double transition = 0;  // T_l
+};
+struct PropagationTrace {
+  int64_t pivot = -1;           // layer after which the stream was cut; -1: none
+  const char* pivot_rule = "";  // "fixed", "auto: ...", ...
+  int64_t skeleton = 0;         // rows that continued past the pivot
+  std::vector<LayerPivotMetrics> layers;  // layers seen up to the pivot
 };
 
 // Kept entries of one layer: keep[g] lists KV head g's entry indices in
@@ -81,6 +122,31 @@ class KvMethod {
   virtual void BeginPrefill(int64_t n_layers) {}
   virtual std::vector<int32_t> PropagationRows(const LayerScores& layer) {
     return {};
+  }
+  // Whether PropagationRows wants LayerScores::rows (pivot metrics).
+  virtual bool wants_window_rows() const { return false; }
+  // What the last prefill decided (pivot, metrics); null if not propagating.
+  virtual const PropagationTrace* propagation_trace() const { return nullptr; }
+
+  // Token filtering (GemFilter): a method returning a layer >= 0 gets the
+  // prompt run up to that layer, FilterTokens picks the token indices to
+  // keep (ascending) from its last_logits, and the runtime prefills only
+  // those tokens through the whole model, at positions 0..k-1.
+  // sliding_windows: [n_layers] each layer's window (0: full attention).
+  virtual int64_t FilterLayer(const std::vector<int64_t>& sliding_windows) const {
+    return -1;
+  }
+  virtual std::vector<int32_t> FilterTokens(const LayerScores& layer) const {
+    return {};
+  }
+
+  // Selection over all layers at once, for methods with cross-layer budgets
+  // (KVCompose); by default each layer on its own.
+  virtual std::vector<LayerKeep> SelectLayers(
+      const std::vector<LayerScores>& layers) const {
+    std::vector<LayerKeep> keep;
+    for (const LayerScores& l : layers) keep.push_back(Select(l));
+    return keep;
   }
 
  protected:
@@ -110,6 +176,8 @@ std::unique_ptr<KvMethod> CreatePyramidKvMethod(const MethodOptions& options);
 std::unique_ptr<KvMethod> CreateH2oMethod(const MethodOptions& options);
 std::unique_ptr<KvMethod> CreateFastKvMethod(const MethodOptions& options);
 std::unique_ptr<KvMethod> CreateStructKvMethod(const MethodOptions& options);
+std::unique_ptr<KvMethod> CreateGemFilterMethod(const MethodOptions& options);
+std::unique_ptr<KvMethod> CreateKvComposeMethod(const MethodOptions& options);
 
 // FastKV's propagation layer scaled by depth (15 of 32 on Llama-3.1-8B).
 int64_t DefaultPivotLayer(int64_t n_layers);

@@ -18,6 +18,10 @@ const std::vector<MethodInfo>& KvMethods() {
        CreateFastKvMethod},
       {"structkv", "global centrality across layers picks the skeleton at the pivot; "
                    "decoupled per-layer KV budget", CreateStructKvMethod},
+      {"gemfilter", "filter tokens at an early layer by the last query, re-prefill only them",
+       CreateGemFilterMethod},
+      {"kvcompose", "head-specific composite tokens, layer budgets from a global ranking",
+       CreateKvComposeMethod},
   };
   return kMethods;
 }
@@ -41,6 +45,14 @@ StatusOr<std::unique_ptr<KvMethod>> CreateKvMethod(const std::string& name,
   if (!(options.lambda >= 0.0 && options.lambda <= 1.0)) {
     return Status::Error("--lambda must be in [0, 1]");
   }
+  if (options.pivot < kPivotAuto) {
+    return Status::Error("--pivot must be auto, calibrated or a layer index >= 0");
+  }
+  if (options.pivot == kPivotAuto && name != "structkv") {
+    return Status::Error("--pivot auto is StructKV's online detection; --kv " + name +
+                         " takes a fixed layer (--pivot N)");
+  }
+  if (options.probe_queries < 0) return Status::Error("--probe-queries must be >= 0");
   if (options.pool_kernel < 1 || options.pool_kernel % 2 == 0) {
     return Status::Error("--pool kernel must be a positive odd number");
   }

@@ -92,15 +92,30 @@ void AttentionBlock(const ModelConfig& c, int64_t layer, const LayerConfig& lc,
   mask.sliding_window = lc.sliding_window;
   mask.softcap = c.attn_softcap;
   const KvView view = layer_kv.View();
-  if (probe != nullptr) {
+  if (probe != nullptr && probe->on_layer) {
+    const int64_t w = std::min(probe->window, T);
     std::vector<float> scores(c.n_heads * view.n);  // [n_heads][n_kv]
-    WindowSaliency saliency{std::min(probe->window, T), scores.data()};
+    std::vector<float> rows(probe->want_rows ? c.n_heads * w * view.n : 0);
+    std::vector<float> last(probe->want_last_logits ? c.n_heads * view.n : 0);
+    WindowSaliency saliency{w, scores.data(), probe->reduce_max,
+                            rows.empty() ? nullptr : rows.data(),
+                            last.empty() ? nullptr : last.data()};
     Attention(shape, mask, c.attn_scale, a.q.data(), pos.data(), T, view,
               a.att.data(), &saliency);
-    probe->on_layer(layer, scores.data(), view.n);
+    LayerAttention out;
+    out.layer = layer;
+    out.n_kv = view.n;
+    out.scores = scores.data();
+    out.window_rows = rows.empty() ? 0 : w;
+    out.rows = saliency.rows;
+    out.last_logits = saliency.last_logits;
+    probe->on_layer(out);
   } else {
     Attention(shape, mask, c.attn_scale, a.q.data(), pos.data(), T, view,
               a.att.data());
+  }
+  if (probe != nullptr && probe->on_attention_output) {
+    probe->on_attention_output(layer, a.att.data(), pos.data(), T);
   }
   Project(w.wo, WeightTensor{}, a.att.data(), T, a.o.data());
   if (w.post_attn_norm.present()) {
@@ -167,6 +182,7 @@ void Forward(const Model& model, std::span<const int32_t> tokens,
     AttentionBlock(c, l, c.layers[l], w.layers[l], std::span(pos).first(rows),
                    kv.layer(l), a, probe);
     FeedForwardBlock(c, w.layers[l], rows, a);
+    if (probe != nullptr && probe->last_layer == l) return;
     if (probe == nullptr || !probe->rows_after_layer) continue;
     const std::vector<int64_t> keep = probe->rows_after_layer(l);
     if (keep.empty()) continue;

@@ -17,16 +17,37 @@ namespace skv {
 // (no second pass over the keys): for each layer, the sum over the batch's
 // last `window` queries (all of them when window >= T) of every query head's
 // softmax probability on every entry of the layer.
+// What one layer's attention kernel emitted for the probe (simd/attention.h
+// WindowSaliency). Pointers are valid during the callback only.
+struct LayerAttention {
+  int64_t layer = 0;
+  int64_t n_kv = 0;                    // entries per KV head at the layer
+  const float* scores = nullptr;       // [n_heads][n_kv] sum (or max) over window rows
+  int64_t window_rows = 0;             // rows of `rows`
+  const float* rows = nullptr;         // [n_heads][window_rows][n_kv] or null
+  const float* last_logits = nullptr;  // [n_heads][n_kv] or null
+};
+
 struct AttentionProbe {
   int64_t window = 0;
-  // scores: [n_heads][n_kv], entry order of the layer's KV heads.
-  std::function<void(int64_t layer, const float* scores, int64_t n_kv)> on_layer;
+  bool reduce_max = false;        // scores: max over the window rows, not the sum
+  bool want_rows = false;         // per-row probabilities (pivot metrics)
+  bool want_last_logits = false;  // the last query's logits (GemFilter)
+  std::function<void(const LayerAttention&)> on_layer;
   // Structural propagation: called after each layer (once its residual
   // stream is complete) with that layer's index; a non-empty result lists the
   // batch rows (ascending) that continue to the next layers, which then run
   // on those rows only, at their original positions. Rows named in
   // logit_rows must survive. Empty: keep every row.
   std::function<std::vector<int64_t>(int64_t layer)> rows_after_layer;
+  // Fidelity measurements: each layer's attention output before the output
+  // projection, att [rows][n_heads * head_dim_v], for the batch rows still
+  // present, at positions pos [rows].
+  std::function<void(int64_t layer, const float* att, const int32_t* pos,
+                     int64_t rows)> on_attention_output;
+  // >= 0: stop after this layer (no logits; later layers get no KV entries).
+  // GemFilter scores its filter layer this way.
+  int64_t last_layer = -1;
 };
 
 // Runs tokens [T] at positions [T] through every layer, appending their keys

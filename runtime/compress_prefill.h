@@ -1,7 +1,8 @@
 // Query-agnostic compression of a prompt's KV cache: prefill the document,
 // collect the attention statistics the method asks for from the attention
 // kernel, let the method choose each layer's entries per KV head, and compact
-// the cache. Later tokens (the question, the answer) continue at position N.
+// the cache. Later tokens (the question, the answer) continue at position N
+// (GemFilter: at the number of tokens it kept, whose positions it renumbers).
 #pragma once
 
 #include <cstdint>
@@ -10,6 +11,7 @@
 
 #include "base/status.h"
 #include "compress/method.h"
+#include "runtime/flops.h"
 #include "runtime/session.h"
 
 namespace skv {
@@ -17,12 +19,23 @@ namespace skv {
 struct CompressionReport {
   int64_t prompt_tokens = 0;
   std::vector<int64_t> kept_per_layer;  // [n_layers] entries per KV head
-  // [n_layers] tokens each layer computed on (< N after a structural pivot)
+  // [n_layers] entries per KV head of the uncompressed cache. Sliding-window
+  // layers only ever need the last window - 1 entries of a prompt (later
+  // queries cannot see the rest), so "full" stores that many there.
+  std::vector<int64_t> full_per_layer;
+  // [n_layers] tokens each layer computed on (< N after a structural pivot,
+  // k for GemFilter's second pass)
   std::vector<int64_t> computed_per_layer;
   int64_t kv_bytes_full = 0;            // KV bytes of the uncompressed prompt
   int64_t kv_bytes_kept = 0;            // live KV bytes after
+  PrefillFlops flops;                   // what this prefill computed
+  PrefillFlops flops_full;              // an uncompressed prefill of the prompt
+  PropagationTrace trace;               // pivot and its metrics (propagating methods)
+  int64_t filter_layer = -1;            // GemFilter's scoring layer
+  bool positions_renumbered = false;    // GemFilter: kept tokens at 0..k-1
   double seconds = 0;                   // prefill + selection + compaction
-  // Fraction of KV entries removed, measured over all layers and heads.
+  double select_seconds = 0;            // selection + compaction alone
+  // Fraction of KV entries removed against full_per_layer, all layers and heads.
   double compression_ratio() const;
 };
 

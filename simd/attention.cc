@@ -268,7 +268,7 @@ void MaskedScores(const Plan& p, const Block& b, const int32_t* kpos,
   const int64_t N = hn::Lanes(d);
   const int64_t D = p.D, Rp = b.Rp;
   const int64_t nk_pad = RoundUp(nk, 4);
-  const uint16_t* kbase = p.kv.k + (b.g * p.kv.head_stride + k0) * D;
+  const uint16_t* kbase = p.kv.Key(b.g, k0, D);  // tiles never straddle blocks
   for (int64_t j = 0; j < nk; ++j) PromoteRow(kbase + j * D, D, D, b.kf + j * D);
   std::fill(b.kf + nk * D, b.kf + nk_pad * D, 0.f);
   ScoresTile(p, b, nk_pad);
@@ -353,7 +353,7 @@ void AccumulateTile(const Plan& p, const Block& b, int64_t k0, int64_t nk) {
   const DF d;
   const int64_t N = hn::Lanes(d);
   const int64_t D = p.D, Dp = p.Dp, Rp = b.Rp;
-  const uint16_t* vbase = p.kv.v + (b.g * p.kv.head_stride + k0) * D;
+  const uint16_t* vbase = p.kv.Value(b.g, k0, D);
   for (int64_t j = 0; j < nk; ++j) {
     PromoteRow(vbase + j * D, D, Dp, b.vf + j * Dp);
   }
@@ -452,7 +452,6 @@ void AttendBlock(const Plan& p, int64_t g, int64_t t0, int64_t t1, float* out,
   std::fill(b.m, b.m + b.Rp, kNegInf);
   std::fill(b.l, b.l + b.Rp, 0.f);
   std::fill(b.acc, b.acc + b.Rp * p.Dp, 0.f);
-  const int32_t* pos = p.kv.pos + b.g * p.kv.head_stride;
   // Pass 1: each row's final max and sum over its visible keys. Pass 2: the
   // normalised probabilities, rounded to f16 like the f16 values they weight
   // (ggml's non-flash attention; llama.cpp's numerics), times V. The extra
@@ -460,18 +459,20 @@ void AttendBlock(const Plan& p, int64_t g, int64_t t0, int64_t t1, float* out,
   for (int64_t k0 = 0; k0 < p.kv.n; k0 += p.Bk) {
     const int64_t nk = std::min(p.Bk, p.kv.n - k0);
     int32_t tmin, tmax;
-    TileRange(pos + k0, nk, &tmin, &tmax);
+    const int32_t* kpos = p.kv.Pos(b.g, k0);
+    TileRange(kpos, nk, &tmin, &tmax);
     if (!TileMayBeVisible(b, tmin, tmax)) continue;
-    MaskedScores(p, b, pos + k0, k0, nk);
+    MaskedScores(p, b, kpos, k0, nk);
     SoftmaxTile(b, nk);
   }
   std::fill(b.alpha, b.alpha + b.Rp, 1.f);  // pass 2 adds without rescaling
   for (int64_t k0 = 0; k0 < p.kv.n; k0 += p.Bk) {
     const int64_t nk = std::min(p.Bk, p.kv.n - k0);
     int32_t tmin, tmax;
-    TileRange(pos + k0, nk, &tmin, &tmax);
+    const int32_t* kpos = p.kv.Pos(b.g, k0);
+    TileRange(kpos, nk, &tmin, &tmax);
     if (!TileMayBeVisible(b, tmin, tmax)) continue;
-    MaskedScores(p, b, pos + k0, k0, nk);
+    MaskedScores(p, b, kpos, k0, nk);
     ProbabilitiesTile(b, nk);
     AccumulateTile(p, b, k0, nk);
   }
@@ -491,18 +492,25 @@ void AttendBlock(const Plan& p, int64_t g, int64_t t0, int64_t t1, float* out,
 // Window saliency of key tile [k0, k0 + nk) of KV head g: recomputes the
 // window rows' scores and normalises them with the final m and l.
 void WindowTile(const Plan& p, int64_t g, int64_t k0, const WindowStats& ws,
-                float* scores) {
+                const WindowSaliency& out) {
   const DF d;
   const int64_t N = hn::Lanes(d);
   const int64_t nk = std::min(p.Bk, p.kv.n - k0);
   const int64_t n = p.kv.n;
+  const int64_t w = p.n_q - ws.t_begin;
   for (int64_t hi = 0; hi < p.n_rep; ++hi) {
-    float* dst = scores + (g * p.n_rep + hi) * n + k0;
-    std::fill(dst, dst + nk, 0.f);
+    const int64_t h = g * p.n_rep + hi;
+    std::fill_n(out.scores + h * n + k0, nk, 0.f);
+    for (int64_t i = 0; out.rows != nullptr && i < w; ++i) {
+      std::fill_n(out.rows + (h * w + i) * n + k0, nk, 0.f);
+    }
+    if (out.last_logits != nullptr) {
+      std::fill_n(out.last_logits + h * n + k0, nk, kNegInf);
+    }
   }
   Block b;
   SetupBlock(p, g, ws.t_begin, p.n_q, b);
-  const int32_t* pos = p.kv.pos + g * p.kv.head_stride + k0;
+  const int32_t* pos = p.kv.Pos(g, k0);
   int32_t tmin, tmax;
   TileRange(pos, nk, &tmin, &tmax);
   if (!TileMayBeVisible(b, tmin, tmax)) return;
@@ -522,6 +530,13 @@ void WindowTile(const Plan& p, int64_t g, int64_t k0, const WindowStats& ws,
     b.alpha[r] = inv_l;
   }
   MaskedScores(p, b, pos, k0, nk);
+  if (out.last_logits != nullptr) {
+    for (int64_t hi = 0; hi < p.n_rep; ++hi) {
+      const int64_t r = (w - 1) * p.n_rep + hi;  // the last query's row
+      float* dst = out.last_logits + (g * p.n_rep + hi) * n + k0;
+      for (int64_t j = 0; j < nk; ++j) dst[j] = b.s[j * b.Rp + r];
+    }
+  }
   for (int64_t rv = 0; rv < b.Rp; rv += N) {
     const VF m = hn::Load(d, b.m + rv), inv = hn::Load(d, b.alpha + rv);
     for (int64_t j = 0; j < nk; ++j) {
@@ -531,12 +546,21 @@ void WindowTile(const Plan& p, int64_t g, int64_t k0, const WindowStats& ws,
   }
   // Fixed summation order over the window rows (deterministic).
   for (int64_t hi = 0; hi < p.n_rep; ++hi) {
-    float* dst = scores + (g * p.n_rep + hi) * n + k0;
+    const int64_t h = g * p.n_rep + hi;
+    float* dst = out.scores + h * n + k0;
     for (int64_t j = 0; j < nk; ++j) {
       const float* sj = b.s + j * b.Rp + hi;
-      float sum = 0.f;
-      for (int64_t r = 0; r < b.R; r += p.n_rep) sum += sj[r];
-      dst[j] = sum;
+      float acc = 0.f;
+      if (out.reduce_max) {
+        for (int64_t r = 0; r < b.R; r += p.n_rep) acc = std::max(acc, sj[r]);
+      } else {
+        for (int64_t r = 0; r < b.R; r += p.n_rep) acc += sj[r];
+      }
+      dst[j] = acc;
+    }
+    for (int64_t i = 0; out.rows != nullptr && i < w; ++i) {
+      float* row = out.rows + (h * w + i) * n + k0;
+      for (int64_t j = 0; j < nk; ++j) row[j] = b.s[j * b.Rp + i * p.n_rep + hi];
     }
   }
 }
@@ -547,7 +571,7 @@ void AttentionImpl(const AttentionShape& shape, const AttentionMask& mask,
                    const WindowSaliency* saliency) {
   SKV_CHECK(shape.n_heads > 0 && shape.n_kv_heads > 0 && shape.head_dim > 0);
   SKV_CHECK(shape.n_heads % shape.n_kv_heads == 0);
-  SKV_CHECK(kv.n >= 0 && kv.head_stride >= kv.n);
+  SKV_CHECK(kv.n >= 0 && (kv.blocks != nullptr || kv.head_stride >= kv.n));
   if (n_q <= 0) return;
   const DF d;
   const int64_t N = hn::Lanes(d);
@@ -556,7 +580,11 @@ void AttentionImpl(const AttentionShape& shape, const AttentionMask& mask,
   p.n_rep = shape.n_heads / shape.n_kv_heads;
   p.D = shape.head_dim;
   p.Dp = RoundUp(p.D, N);
-  p.Bk = std::clamp<int64_t>(8192 / p.D / 16 * 16, 16, 128);
+  // Key tile: about 8 KiB of f32 keys, a power of two in [16, 128] so that
+  // it divides the KV store's block size.
+  p.Bk = 16;
+  while (p.Bk < 128 && 2 * p.Bk * p.D <= 8192) p.Bk *= 2;
+  SKV_CHECK(kv.blocks == nullptr || kv.block_slots % p.Bk == 0);
   p.W = mask.sliding_window;
   p.softcap = mask.softcap;
   p.scale = scale;
@@ -591,8 +619,7 @@ void AttentionImpl(const AttentionShape& shape, const AttentionMask& mask,
     if (kv.n == 0) return;
     const int64_t n_tiles = (kv.n + p.Bk - 1) / p.Bk;
     ParallelForDynamic(G * n_tiles, [&](int64_t item) HWY_ATTR {
-      WindowTile(p, item / n_tiles, (item % n_tiles) * p.Bk, ws,
-                 saliency->scores);
+      WindowTile(p, item / n_tiles, (item % n_tiles) * p.Bk, ws, *saliency);
     });
   }
 }

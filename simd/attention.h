@@ -20,12 +20,40 @@ struct AttentionMask {
   float softcap = 0.f;  // > 0: scores = softcap * tanh(scores / softcap)
 };
 
+// One fixed-size block of a blocked KV layer: entries [b * block_slots,
+// (b + 1) * block_slots) of every KV head.
+struct KvBlockRef {
+  const uint16_t* k = nullptr;   // [n_kv_heads][block_slots][head_dim] f16
+  const uint16_t* v = nullptr;   // [n_kv_heads][block_slots][head_dim] f16
+  const int32_t* pos = nullptr;  // [n_kv_heads][block_slots]
+};
+
+// The entries of one layer. Either contiguous (k, v, pos with head_stride
+// slots per head: tests, benchmarks) or blocked (blocks != null: the KV
+// store, whose blocks can be freed or moved one by one). The kernel reads
+// key tiles whose size divides block_slots, so a tile never straddles blocks.
 struct KvView {
   const uint16_t* k = nullptr;    // [n_kv_heads][head_stride][head_dim] f16
   const uint16_t* v = nullptr;    // [n_kv_heads][head_stride][head_dim] f16
   const int32_t* pos = nullptr;   // [n_kv_heads][head_stride] original positions
   int64_t n = 0;                  // valid entries per KV head
-  int64_t head_stride = 0;        // slots per KV head (>= n)
+  int64_t head_stride = 0;        // slots per KV head (>= n), contiguous only
+  const KvBlockRef* blocks = nullptr;  // [ceil(n / block_slots)] or null
+  int64_t block_slots = 0;             // a power of two >= 128 when blocked
+
+  // Entry j of KV head g; entries j.. of the same block follow it.
+  const uint16_t* Key(int64_t g, int64_t j, int64_t head_dim) const {
+    if (blocks == nullptr) return k + (g * head_stride + j) * head_dim;
+    return blocks[j / block_slots].k + (g * block_slots + j % block_slots) * head_dim;
+  }
+  const uint16_t* Value(int64_t g, int64_t j, int64_t head_dim) const {
+    if (blocks == nullptr) return v + (g * head_stride + j) * head_dim;
+    return blocks[j / block_slots].v + (g * block_slots + j % block_slots) * head_dim;
+  }
+  const int32_t* Pos(int64_t g, int64_t j) const {
+    if (blocks == nullptr) return pos + g * head_stride + j;
+    return blocks[j / block_slots].pos + g * block_slots + j % block_slots;
+  }
 };
 
 // Optional by-product of Attention: window saliency (docs/method.md section
@@ -33,9 +61,21 @@ struct KvView {
 // receives sum_t a[h](t, j): the normalised attention probability of query
 // head h's row t on KV slot j of head g(h), summed over those rows. Slots no
 // window row sees get 0. scores: [n_heads][kv.n], overwritten.
+//
+// Optional extras for the methods that need more than the summed mass:
+// - reduce_max: scores[h][j] is the max over the window rows instead of the
+//   sum (KVCompose's "max attention received from the probe queries").
+// - rows: every window row's probabilities, rows[h][i][j] for window row i
+//   (query n_q - window + i); invisible keys get 0 (StructKV's pivot
+//   metrics: entropy and top-k mass per row).
+// - last_logits: the last query's scaled (and softcapped) scores before the
+//   softmax, last_logits[h][j]; invisible keys get -inf (GemFilter).
 struct WindowSaliency {
   int64_t window = 0;
-  float* scores = nullptr;  // [n_heads][kv.n]
+  float* scores = nullptr;       // [n_heads][kv.n]
+  bool reduce_max = false;
+  float* rows = nullptr;         // [n_heads][window][kv.n] or null
+  float* last_logits = nullptr;  // [n_heads][kv.n] or null
 };
 
 // out[t][h][:] = softmax_j(scale * q[t][h] . k[g(h)][j]) @ v[g(h)][j] over the

@@ -52,10 +52,18 @@ void AttentionRef(const AttentionShape& shape, const AttentionMask& mask,
   const int64_t H = shape.n_heads, D = shape.head_dim;
   const int64_t n_rep = H / shape.n_kv_heads;
   const int64_t n = kv.n;
-  int64_t t_win = n_q;
+  int64_t t_win = n_q, w = 0;
   if (saliency != nullptr && saliency->window > 0) {
     t_win = std::max<int64_t>(0, n_q - saliency->window);
+    w = n_q - t_win;
     std::fill(saliency->scores, saliency->scores + H * n, 0.f);
+    if (saliency->rows != nullptr) {
+      std::fill(saliency->rows, saliency->rows + H * w * n, 0.f);
+    }
+    if (saliency->last_logits != nullptr) {
+      std::fill(saliency->last_logits, saliency->last_logits + H * n,
+                -std::numeric_limits<float>::infinity());
+    }
   }
   const std::vector<double>& half = HalfTable();
   std::vector<double> logit(static_cast<size_t>(n));  // [n]
@@ -65,23 +73,24 @@ void AttentionRef(const AttentionShape& shape, const AttentionMask& mask,
     for (int64_t h = 0; h < H; ++h) {
       const int64_t g = h / n_rep;
       const float* qv = q + (t * H + h) * D;
-      const uint16_t* kh = kv.k + g * kv.head_stride * D;
-      const uint16_t* vh = kv.v + g * kv.head_stride * D;
-      const int32_t* ph = kv.pos + g * kv.head_stride;
+
       double mx = -std::numeric_limits<double>::infinity();
       for (int64_t j = 0; j < n; ++j) {
-        const int64_t qp = q_pos[t], kp = ph[j];
+        const int64_t qp = q_pos[t], kp = *kv.Pos(g, j);
         visible[j] = kp <= qp &&
                      (mask.sliding_window <= 0 || qp - kp < mask.sliding_window);
         if (!visible[j]) continue;
         double s = 0.0;
         for (int64_t k = 0; k < D; ++k) {
-          s += static_cast<double>(qv[k]) * half[kh[j * D + k]];
+          s += static_cast<double>(qv[k]) * half[kv.Key(g, j, D)[k]];
         }
         s *= scale;
         if (mask.softcap > 0.f) s = mask.softcap * std::tanh(s / mask.softcap);
         logit[j] = s;
         mx = std::max(mx, s);
+        if (t == n_q - 1 && t >= t_win && saliency->last_logits != nullptr) {
+          saliency->last_logits[h * n + j] = static_cast<float>(s);
+        }
       }
       double sum = 0.0;
       for (int64_t j = 0; j < n; ++j) {
@@ -93,8 +102,14 @@ void AttentionRef(const AttentionShape& shape, const AttentionMask& mask,
         const double pj = std::exp(logit[j] - mx) / sum;
         // Probabilities meet the f16 values rounded to f16 (see attention.h).
         const double p16 = half[F32ToF16Bits(static_cast<float>(pj))];
-        for (int64_t k = 0; k < D; ++k) acc[k] += p16 * half[vh[j * D + k]];
-        if (t >= t_win) saliency->scores[h * n + j] += static_cast<float>(pj);
+        for (int64_t k = 0; k < D; ++k) acc[k] += p16 * half[kv.Value(g, j, D)[k]];
+        if (t < t_win) continue;
+        float& score = saliency->scores[h * n + j];
+        score = saliency->reduce_max ? std::max(score, static_cast<float>(pj))
+                                     : score + static_cast<float>(pj);
+        if (saliency->rows != nullptr) {
+          saliency->rows[(h * w + (t - t_win)) * n + j] = static_cast<float>(pj);
+        }
       }
       float* dst = out + (t * H + h) * D;
       for (int64_t k = 0; k < D; ++k) {

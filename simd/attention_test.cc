@@ -304,5 +304,51 @@ TEST(AttentionTest, WindowSaliencyMatchesReference) {
   }
 }
 
+// The extras (max over rows, per-row probabilities, the last query's
+// logits) on every target against the reference.
+TEST(AttentionTest, WindowExtrasMatchReference) {
+  for (const auto& [n_q, window, keys, softcap] :
+       std::vector<std::tuple<int64_t, int64_t, K, float>>{
+           {37, 8, K::kShuffled, 0.f},
+           {37, 8, K::kSorted, 4.f},
+           {5, 8, K::kPrunedPerHead, 0.f}}) {
+    const int64_t H = 8, n = keys == K::kPrunedPerHead ? 120 : 300;
+    const int64_t w = std::min(window, n_q);
+    Problem pr(H, 2, 64, n_q, 300, n, keys, 77 + n_q);
+    pr.mask.softcap = softcap;
+    pr.mask.sliding_window = keys == K::kSorted ? 100 : 0;
+    std::vector<float> want_max(H * n), want_rows(H * w * n, -1.f), want_last(H * n);
+    WindowSaliency wr{window, want_max.data(), true, want_rows.data(), want_last.data()};
+    pr.Run(true, &wr);
+    const double logit_tol = 4 * kEps * (1.0 + pr.MaxLogit());
+    const double tol = logit_tol;  // probabilities <= 1 move by ~eps (1 + |logit|)
+    ForEachTarget([&](int64_t) {
+      std::vector<float> got_max(H * n, -1.f), got_rows(H * w * n, -1.f),
+          got_last(H * n, 5.f);
+      WindowSaliency wg{window, got_max.data(), true, got_rows.data(), got_last.data()};
+      pr.Run(false, &wg);
+      for (int64_t i = 0; i < H * n; ++i) {
+        ASSERT_NEAR(got_max[i], want_max[i], tol) << "max i=" << i;
+        if (std::isinf(want_last[i])) {
+          ASSERT_TRUE(std::isinf(got_last[i]) && got_last[i] < 0) << "last i=" << i;
+        } else {
+          ASSERT_NEAR(got_last[i], want_last[i], logit_tol) << "last i=" << i;
+        }
+      }
+      for (int64_t i = 0; i < H * w * n; ++i) {
+        ASSERT_NEAR(got_rows[i], want_rows[i], tol) << "rows i=" << i;
+      }
+      // The max over rows is the max of the emitted rows.
+      for (int64_t h = 0; h < H; ++h) {
+        for (int64_t j = 0; j < n; ++j) {
+          float m = 0.f;
+          for (int64_t r = 0; r < w; ++r) m = std::max(m, got_rows[(h * w + r) * n + j]);
+          ASSERT_EQ(m, got_max[h * n + j]);
+        }
+      }
+    });
+  }
+}
+
 }  // namespace
 }  // namespace skv

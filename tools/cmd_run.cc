@@ -7,11 +7,14 @@
 // time, memory, KV size and the measured compression.
 #include <fmt/core.h>
 
+#include <chrono>
 #include <memory>
+#include <optional>
 
 #include "compress/method.h"
 #include "runtime/compress_prefill.h"
 #include "runtime/generate.h"
+#include "runtime/pivot_cache.h"
 #include "tools/common.h"
 
 namespace skv::tools {
@@ -30,10 +33,28 @@ struct RunFlags {
   std::string pool = "max:7";
   bool query_aware = false;
   double struct_rate = 0.2;
-  int64_t pivot = -1;
+  std::string pivot = "default";
+  std::string pivot_cache;
   double lambda = 0.9;
+  int64_t probe_queries = 64;
+  bool verbose = false;
+  bool compare_full = false;
   int64_t n_predict = 128;
 };
+
+// --pivot: "default", "auto", "calibrated" (resolved later) or a layer.
+StatusOr<int64_t> ParsePivot(const std::string& v) {
+  if (v == "default") return kPivotDefault;
+  if (v == "auto" || v == "calibrated") return kPivotAuto;
+  try {
+    size_t used = 0;
+    const long long layer = std::stoll(v, &used);
+    if (used == v.size() && layer >= 0) return static_cast<int64_t>(layer);
+  } catch (...) {
+  }
+  return Status::Error("--pivot must be auto, calibrated, default or a layer index >= 0, got '" +
+                       v + "'");
+}
 
 StatusOr<MethodOptions> ParseMethodOptions(const RunFlags& f) {
   MethodOptions o;
@@ -47,8 +68,10 @@ StatusOr<MethodOptions> ParseMethodOptions(const RunFlags& f) {
   }
   o.window = f.window;
   o.struct_rate = f.struct_rate;
-  o.pivot = f.pivot;
+  SKV_ASSIGN_OR_RETURN(o.pivot, ParsePivot(f.pivot));
   o.lambda = f.lambda;
+  o.probe_queries = f.probe_queries;
+  o.pivot_metrics = f.verbose;
   o.seed = f.sampler.options.seed;
   const size_t colon = f.pool.find(':');
   const std::string kind = f.pool.substr(0, colon);
@@ -89,16 +112,38 @@ StatusOr<SplitPrompt> BuildPrompt(const Model& model, const std::string& doc,
   return SplitPrompt{full.substr(0, at), question + full.substr(at + marker.size())};
 }
 
+void PrintPivotTrace(const CompressionReport& r) {
+  if (r.trace.layers.empty()) return;
+  fmt::print("pivot metrics (window rows; '-' = sliding-window layer, carried over):\n"
+             "  layer  entropy  sparsity  variance   T_l\n");
+  for (const LayerPivotMetrics& m : r.trace.layers) {
+    fmt::print("  {:5d}{} {:8.4f}  {:8.4f}  {:8.3f}  {:+.3f}{}\n", m.layer,
+               m.measured ? ' ' : '-', m.entropy, m.sparsity, m.variance, m.transition,
+               m.layer == r.trace.pivot ? "  <- pivot" : "");
+  }
+}
+
 Status RunRun(const RunFlags& f) {
   SKV_ASSIGN_OR_RETURN(MethodOptions options, ParseMethodOptions(f));
-  SKV_ASSIGN_OR_RETURN(std::unique_ptr<KvMethod> method,
-                       CreateKvMethod(f.kv_method, options));
+  const bool calibrated = f.pivot == "calibrated";
+  if (calibrated && f.kv_method != "structkv") {
+    return Status::Error("--pivot calibrated is StructKV's; --kv " + f.kv_method +
+                         " takes a fixed layer");
+  }
+  // Validates the options before the model loads.
+  SKV_RETURN_IF_ERROR(CreateKvMethod(f.kv_method, options).status());
   SKV_ASSIGN_OR_RETURN(RuntimeContext ctx,
                        RuntimeContext::Create(f.runtime.options,
                                               NumaTopology::Detect()));
   SKV_ASSIGN_OR_RETURN(std::string doc, ReadTextFile(f.doc_path));
   SKV_ASSIGN_OR_RETURN(std::unique_ptr<Model> model,
                        LoadModelVerbose(f.model.path));
+  const int64_t n_layers = model->config().n_layers;
+  if (options.pivot >= n_layers - 1) {
+    return Status::Error(fmt::format("--pivot {}: the model has {} layers, so the last "
+                                     "layer to prune after is {}",
+                                     options.pivot, n_layers, n_layers - 2));
+  }
   SKV_ASSIGN_OR_RETURN(SplitPrompt parts, BuildPrompt(*model, doc, f.question));
   const Tokenizer& tok = model->tokenizer();
   const bool chat = model->file().Find("tokenizer.chat_template") != nullptr;
@@ -120,6 +165,27 @@ Status RunRun(const RunFlags& f) {
                "training context ({})\n",
                n_prompt, model->config().n_ctx_train);
   }
+  // --pivot calibrated: the bucket's median once it has enough prompts;
+  // before that, online detection whose pivot is recorded.
+  std::optional<PivotCache> pivot_cache;
+  const std::string cache_path =
+      f.pivot_cache.empty() ? DefaultPivotCachePath() : f.pivot_cache;
+  const std::string model_key = PivotModelKey(*model);
+  if (calibrated) {
+    SKV_ASSIGN_OR_RETURN(pivot_cache, PivotCache::Load(cache_path));
+    if (const auto p = pivot_cache->Pivot(model_key, n_prompt)) {
+      options.pivot = *p;
+      fmt::print(stderr, "pivot: calibrated layer {} ({} bucket {}, cache {})\n", *p,
+                 model_key, PivotLengthBucket(n_prompt), cache_path);
+    } else {
+      fmt::print(stderr, "pivot: calibrating ({} of {} prompts seen for bucket {}); "
+                 "online detection this time\n",
+                 pivot_cache->Observed(model_key, n_prompt), kCalibrationPrompts,
+                 PivotLengthBucket(n_prompt));
+    }
+  }
+  SKV_ASSIGN_OR_RETURN(std::unique_ptr<KvMethod> method,
+                       CreateKvMethod(f.kv_method, options));
   SKV_ASSIGN_OR_RETURN(Session session, Session::Create(*model, so));
   SKV_ASSIGN_OR_RETURN(Sampler sampler, Sampler::Create(f.sampler.options));
   fmt::print(stderr, "{}; document {} ({} bytes), prompt {} tokens\n",
@@ -128,6 +194,19 @@ Status RunRun(const RunFlags& f) {
       CompressionReport report,
       PrefillAndCompress(session, compressed, *method,
                          static_cast<int64_t>(rest.size()) + f.n_predict));
+  if (calibrated && options.pivot == kPivotAuto && report.trace.pivot >= 0) {
+    SKV_RETURN_IF_ERROR(pivot_cache->Record(model_key, n_prompt, report.trace.pivot));
+  }
+  double full_prefill_s = 0;
+  if (f.compare_full) {
+    // The same span prefilled uncompressed in a second session, for the time
+    // ratio (the FLOPs ratio needs no second run).
+    SKV_ASSIGN_OR_RETURN(Session full, Session::Create(*model, so));
+    const auto t0 = std::chrono::steady_clock::now();
+    SKV_RETURN_IF_ERROR(full.Evaluate(compressed, false, nullptr));
+    full_prefill_s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
   fmt::print("Q: {}\nA:", f.question);
   std::string answer;
   SKV_ASSIGN_OR_RETURN(
@@ -145,6 +224,7 @@ Status RunRun(const RunFlags& f) {
         return true;
       }));
   fmt::print("\n\n");
+  if (f.verbose) PrintPivotTrace(report);
   int64_t kmin = report.kept_per_layer[0], kmax = kmin;
   int64_t computed = 0, first_pruned = -1;
   for (size_t l = 0; l < report.computed_per_layer.size(); ++l) {
@@ -179,6 +259,27 @@ Status RunRun(const RunFlags& f) {
       HumanBytes(static_cast<double>(session.kv().live_bytes())),
       HumanBytes(static_cast<double>(session.kv().reserved_bytes())),
       HumanBytes(static_cast<double>(PeakRssBytes())));
+  const std::string pivot =
+      report.trace.pivot >= 0
+          ? fmt::format("pivot layer {} of {} ({}), skeleton {} tokens", report.trace.pivot,
+                        n_layers, report.trace.pivot_rule, report.trace.skeleton)
+      : report.filter_layer >= 0
+          ? fmt::format("filter layer {} of {}, kept tokens re-prefilled at positions 0..{}",
+                        report.filter_layer, n_layers, report.kept_per_layer[0] - 1)
+          : std::string("no pivot (full-depth prefill)");
+  fmt::print("work: prefill {:.3g} GFLOP against {:.3g} full ({:.1f}%; linear {:.1f}%, "
+             "attention {:.1f}%); {}\n",
+             report.flops.total() / 1e9, report.flops_full.total() / 1e9,
+             100.0 * report.flops.total() / report.flops_full.total(),
+             100.0 * report.flops.linear / report.flops_full.linear,
+             100.0 * report.flops.attention / std::max(report.flops_full.attention, 1.0),
+             pivot);
+  if (f.compare_full) {
+    fmt::print("time: compressed prefill {:.2f}s (selection {:.3f}s) against {:.2f}s "
+               "uncompressed: {:.2f}x\n",
+               report.seconds, report.select_seconds, full_prefill_s,
+               full_prefill_s / std::max(report.seconds, 1e-9));
+  }
   return Status::Ok();
 }
 
@@ -210,10 +311,22 @@ void RegisterRun(CLI::App& app) {
                   "fastkv/structkv: fraction of the prompt kept past the pivot")
       ->capture_default_str();
   cmd->add_option("--pivot", flags->pivot,
-                  "fastkv/structkv: prune after this layer (-1: 15/32 of the depth)")
+                  "structkv: auto (online detection; its default), calibrated (median "
+                  "of the first prompts per model and length, cached) or a layer; "
+                  "fastkv: a layer (default 15/32 of the depth); gemfilter: its filter "
+                  "layer (default 13/32)")
       ->capture_default_str();
+  cmd->add_option("--pivot-cache", flags->pivot_cache,
+                  "--pivot calibrated's cache file (default: " + DefaultPivotCachePath() + ")");
   cmd->add_option("--lambda", flags->lambda, "structkv: centrality decay")
       ->capture_default_str();
+  cmd->add_option("--probe-queries", flags->probe_queries,
+                  "kvcompose: last queries that score the entries (0: all)")
+      ->capture_default_str();
+  cmd->add_flag("-v,--verbose", flags->verbose,
+                "print every layer's pivot metrics, T_l and the chosen pivot");
+  cmd->add_flag("--compare-full", flags->compare_full,
+                "also time an uncompressed prefill of the same span");
   cmd->add_flag("--query-aware", flags->query_aware,
                 "compress with the question inside the span (default: without)");
   cmd->callback([flags] {
