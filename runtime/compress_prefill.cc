@@ -15,12 +15,6 @@ double SecondsSince(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-// Statistics of one prefill, per layer, gathered from the attention kernel.
-struct PrefillScores {
-  int64_t H = 0;
-  std::vector<std::vector<float>> scores;  // [L][H * n_l] (empty: none)
-  std::vector<int64_t> n;                  // [L] entries per layer
-};
 
 // Merges a batch's layer statistics into the prompt-wide ones: batches see
 // the entries present so far, so columns line up with the layer's entries.
@@ -63,6 +57,148 @@ double CompressionReport::compression_ratio() const {
   return 1.0 - static_cast<double>(kept) / static_cast<double>(full);
 }
 
+namespace {
+
+std::vector<int64_t> SlidingWindows(const ModelConfig& c) {
+  std::vector<int64_t> sliding(c.n_layers);  // [L]
+  for (int64_t l = 0; l < c.n_layers; ++l) sliding[l] = c.layers[l].sliding_window;
+  return sliding;
+}
+
+LayerScores MakeLayerScores(const Session& session, int64_t l, int64_t N,
+                            const PrefillScores& ps,
+                            std::vector<std::vector<int32_t>>& positions) {
+  const ModelConfig& c = session.model().config();
+  positions[l] = session.kv().layer(l).Positions(0);
+  LayerScores ls;
+  ls.layer = l;
+  ls.n_layers = c.n_layers;
+  ls.n = ps.n[l];
+  ls.prompt = N;
+  ls.n_heads = c.n_heads;
+  ls.n_kv_heads = c.n_kv_heads;
+  ls.sliding_window = c.layers[l].sliding_window;
+  ls.positions = positions[l].data();
+  ls.scores = ps.scores.empty() || ps.scores[l].empty() ? nullptr : ps.scores[l].data();
+  return ls;
+}
+
+// An uncompressed prefill that gathers one score source (window sums, sums
+// over every query, or the max over the last probe queries).
+Status PrefillWithScores(Session& session, std::span<const int32_t> doc,
+                         ScoreSource source, int64_t window, int64_t probe_queries,
+                         PrefillScores& ps) {
+  const int64_t N = static_cast<int64_t>(doc.size());
+  if (source == ScoreSource::kNone) return session.Evaluate(doc, false, nullptr);
+  ps.scores.assign(session.model().config().n_layers, {});
+  AttentionProbe probe;
+  const bool take_max = source == ScoreSource::kProbeMax;
+  probe.reduce_max = take_max;
+  probe.on_layer = [&](const LayerAttention& a) { Merge(a, N, take_max, ps); };
+  // The probed queries form their own batches, so that the kernel's window
+  // rows are exactly the document's last queries.
+  int64_t probed = N;
+  if (source == ScoreSource::kWindow) probed = std::min(window, N);
+  if (source == ScoreSource::kProbeMax && probe_queries > 0) {
+    probed = std::min(N, probe_queries);
+  }
+  SKV_RETURN_IF_ERROR(session.Evaluate(doc.first(N - probed), false, nullptr));
+  probe.window = std::numeric_limits<int64_t>::max();  // every query of the batch
+  return session.Evaluate(doc.last(probed), false, nullptr, &probe);
+}
+
+// Selection, sliding-window trimming and compaction, once the prompt is in
+// `session` with its statistics in `ps`; fills the report's KV fields.
+void SelectAndCompact(Session& session, int64_t N, const KvMethod& method,
+                      const PrefillScores& ps, int64_t extra_slots,
+                      CompressionReport& report) {
+  const ModelConfig& c = session.model().config();
+  const int64_t L = c.n_layers;
+  const std::vector<int64_t> sliding = SlidingWindows(c);
+  std::vector<std::vector<int32_t>> positions(L);
+  std::vector<LayerScores> layers;
+  for (int64_t l = 0; l < L; ++l) {
+    layers.push_back(MakeLayerScores(session, l, N, ps, positions));
+  }
+  std::vector<LayerKeep> keep = method.SelectLayers(layers);
+  SKV_CHECK(static_cast<int64_t>(keep.size()) == L);
+  const int64_t next_pos = session.n_past();
+  report.full_per_layer.clear();
+  report.kept_per_layer.clear();
+  report.kv_bytes_full = 0;
+  for (int64_t l = 0; l < L; ++l) {
+    SKV_CHECK(static_cast<int64_t>(keep[l].size()) == c.n_kv_heads);
+    const int64_t bpe = session.kv().layer(l).bytes_per_entry();
+    const int64_t full = sliding[l] > 0 ? std::min(N, sliding[l] - 1) : N;
+    if (sliding[l] > 0) {
+      TrimSlidingWindowLayer(positions[l], sliding[l], next_pos, keep[l]);
+    }
+    report.full_per_layer.push_back(full);
+    report.kv_bytes_full += full * bpe;
+    report.kept_per_layer.push_back(static_cast<int64_t>(keep[l][0].size()));
+  }
+  session.CompactKv(keep, extra_slots);
+  report.kv_bytes_kept = session.kv().live_bytes();
+}
+
+}  // namespace
+
+bool CanSharePrefill(const KvMethod& method, const ModelConfig& config) {
+  return !method.propagates() && method.FilterLayer(SlidingWindows(config)) < 0;
+}
+
+StatusOr<PrefilledPrompt> PrefillForSelection(Session session,
+                                              std::span<const int32_t> doc,
+                                              ScoreSource source,
+                                              const MethodOptions& options) {
+  if (session.n_past() != 0) {
+    return Status::Error("compression needs an empty session (internal use)");
+  }
+  const auto t0 = Clock::now();
+  const ModelConfig& c = session.model().config();
+  PrefilledPrompt p{std::move(session)};
+  p.source = source;
+  p.window = options.window;
+  p.probe_queries = options.probe_queries;
+  p.scores.H = c.n_heads;
+  p.scores.n.assign(c.n_layers, static_cast<int64_t>(doc.size()));
+  SKV_RETURN_IF_ERROR(PrefillWithScores(p.session, doc, source, p.window,
+                                        p.probe_queries, p.scores));
+  p.flops = CountPrefillFlops(c, p.session.kv(), c.n_layers);
+  p.seconds = SecondsSince(t0);
+  return p;
+}
+
+StatusOr<CompressionReport> CompressPrefilled(const PrefilledPrompt& prompt,
+                                              const KvMethod& method,
+                                              int64_t extra_slots, Session* out) {
+  const ModelConfig& c = prompt.session.model().config();
+  const ScoreSource need = method.scores_needed();
+  const MethodOptions& o = method.options();
+  if (!CanSharePrefill(method, c) ||
+      (need != ScoreSource::kNone &&
+       (need != prompt.source || o.window != prompt.window ||
+        (need == ScoreSource::kProbeMax && o.probe_queries != prompt.probe_queries)))) {
+    return Status::Error(std::string("--kv ") + method.name() +
+                         " cannot reuse this prefill (it needs other statistics or "
+                         "its own prefill)");
+  }
+  const auto t0 = Clock::now();
+  // A deep copy of the uncompressed cache (PrefillAndCompress compresses the
+  // prompt's own session in place).
+  if (out != &prompt.session) *out = prompt.session;
+  CompressionReport report;
+  const int64_t N = out->n_past();
+  report.prompt_tokens = N;
+  report.computed_per_layer = prompt.scores.n;
+  report.flops = prompt.flops;
+  report.flops_full = FullPrefillFlops(c, N);
+  SelectAndCompact(*out, N, method, prompt.scores, extra_slots, report);
+  report.select_seconds = SecondsSince(t0);
+  report.seconds = prompt.seconds + report.select_seconds;
+  return report;
+}
+
 StatusOr<CompressionReport> PrefillAndCompress(Session& session,
                                                std::span<const int32_t> doc,
                                                KvMethod& method,
@@ -70,11 +206,19 @@ StatusOr<CompressionReport> PrefillAndCompress(Session& session,
   if (session.n_past() != 0) {
     return Status::Error("compression needs an empty session (internal use)");
   }
-  const auto t0 = Clock::now();
+  if (doc.empty()) return Status::Error("nothing to compress: the document has no tokens");
   const ModelConfig& c = session.model().config();
+  if (CanSharePrefill(method, c)) {
+    SKV_ASSIGN_OR_RETURN(PrefilledPrompt p,
+                         PrefillForSelection(std::move(session), doc,
+                                             method.scores_needed(), method.options()));
+    auto report = CompressPrefilled(p, method, extra_slots, &p.session);
+    session = std::move(p.session);
+    return report;
+  }
+  const auto t0 = Clock::now();
   const int64_t L = c.n_layers, N = static_cast<int64_t>(doc.size());
-  std::vector<int64_t> sliding(L);  // [L]
-  for (int64_t l = 0; l < L; ++l) sliding[l] = c.layers[l].sliding_window;
+  const std::vector<int64_t> sliding = SlidingWindows(c);
   PrefillScores ps;
   ps.H = c.n_heads;
   ps.n.assign(L, N);
@@ -82,25 +226,10 @@ StatusOr<CompressionReport> PrefillAndCompress(Session& session,
   report.prompt_tokens = N;
   const MethodOptions& opt = method.options();
   const int64_t w = std::min(opt.window, N);
-  // [L][n_l] positions of each layer's entries (the same for every head
-  // before compaction), refreshed as layers fill.
   std::vector<std::vector<int32_t>> positions(L);
   auto layer_scores = [&](int64_t l) {
-    positions[l] = session.kv().layer(l).Positions(0);
-    LayerScores ls;
-    ls.layer = l;
-    ls.n_layers = L;
-    ls.n = ps.n[l];
-    ls.prompt = N;
-    ls.n_heads = c.n_heads;
-    ls.n_kv_heads = c.n_kv_heads;
-    ls.sliding_window = sliding[l];
-    ls.positions = positions[l].data();
-    ls.scores = ps.scores.empty() || ps.scores[l].empty() ? nullptr : ps.scores[l].data();
-    return ls;
+    return MakeLayerScores(session, l, N, ps, positions);
   };
-
-  const ScoreSource source = method.scores_needed();
   const int64_t filter_layer = method.FilterLayer(sliding);
   if (filter_layer >= 0) {
     // GemFilter: layers 0..r over the prompt, the last query's logits at r.
@@ -159,49 +288,15 @@ StatusOr<CompressionReport> PrefillAndCompress(Session& session,
       return std::vector<int64_t>(keep.begin(), keep.end());
     };
     SKV_RETURN_IF_ERROR(session.EvaluateAsOneBatch(doc, &probe));
-  } else if (source == ScoreSource::kNone) {
-    SKV_RETURN_IF_ERROR(session.Evaluate(doc, false, nullptr));
   } else {
-    ps.scores.assign(L, {});
-    AttentionProbe probe;
-    const bool take_max = source == ScoreSource::kProbeMax;
-    probe.reduce_max = take_max;
-    probe.on_layer = [&](const LayerAttention& a) { Merge(a, N, take_max, ps); };
-    // The probed queries form their own batches, so that the kernel's window
-    // rows are exactly the document's last queries.
-    int64_t probed = N;
-    if (source == ScoreSource::kWindow) probed = w;
-    if (source == ScoreSource::kProbeMax && opt.probe_queries > 0) {
-      probed = std::min(N, opt.probe_queries);
-    }
-    SKV_RETURN_IF_ERROR(session.Evaluate(doc.first(N - probed), false, nullptr));
-    probe.window = std::numeric_limits<int64_t>::max();  // every query of the batch
-    SKV_RETURN_IF_ERROR(session.Evaluate(doc.last(probed), false, nullptr, &probe));
+    return Status::Error("internal: method needs neither propagation nor filtering");
   }
   report.flops += CountPrefillFlops(c, session.kv(), L);
   report.flops_full = FullPrefillFlops(c, N);
   report.computed_per_layer = ps.n;
   if (const PropagationTrace* t = method.propagation_trace()) report.trace = *t;
-
   const auto t_select = Clock::now();
-  std::vector<LayerScores> layers;
-  for (int64_t l = 0; l < L; ++l) layers.push_back(layer_scores(l));
-  std::vector<LayerKeep> keep = method.SelectLayers(layers);
-  SKV_CHECK(static_cast<int64_t>(keep.size()) == L);
-  const int64_t next_pos = session.n_past();
-  for (int64_t l = 0; l < L; ++l) {
-    SKV_CHECK(static_cast<int64_t>(keep[l].size()) == c.n_kv_heads);
-    const int64_t bpe = session.kv().layer(l).bytes_per_entry();
-    const int64_t full = sliding[l] > 0 ? std::min(N, sliding[l] - 1) : N;
-    if (sliding[l] > 0) {
-      TrimSlidingWindowLayer(positions[l], sliding[l], next_pos, keep[l]);
-    }
-    report.full_per_layer.push_back(full);
-    report.kv_bytes_full += full * bpe;
-    report.kept_per_layer.push_back(static_cast<int64_t>(keep[l][0].size()));
-  }
-  session.CompactKv(keep, extra_slots);
-  report.kv_bytes_kept = session.kv().live_bytes();
+  SelectAndCompact(session, N, method, ps, extra_slots, report);
   report.select_seconds = SecondsSince(t_select);
   report.seconds = SecondsSince(t0);
   return report;

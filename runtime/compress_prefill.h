@@ -45,4 +45,39 @@ StatusOr<CompressionReport> PrefillAndCompress(Session& session,
                                                KvMethod& method,
                                                int64_t extra_slots);
 
+// Attention statistics of a prefill, per layer.
+struct PrefillScores {
+  int64_t H = 0;                           // query heads
+  std::vector<std::vector<float>> scores;  // [L][H * n_l] (empty: none)
+  std::vector<int64_t> n;                  // [L] entries per layer
+};
+
+// One uncompressed prefill, kept with the statistics one score source
+// needs, so that every method that neither propagates nor filters can be
+// applied to copies of it, at any budget, without prefilling again (what an
+// evaluation sweep over methods x budgets wants).
+struct PrefilledPrompt {
+  Session session;  // the uncompressed prompt
+  ScoreSource source = ScoreSource::kNone;
+  int64_t window = 0, probe_queries = 0;
+  PrefillScores scores;
+  PrefillFlops flops;
+  double seconds = 0;
+};
+
+// Whether `method` can use a PrefilledPrompt.
+bool CanSharePrefill(const KvMethod& method, const ModelConfig& config);
+
+// `session` (moved in) must be empty; options supply window and probe_queries.
+StatusOr<PrefilledPrompt> PrefillForSelection(Session session,
+                                              std::span<const int32_t> doc,
+                                              ScoreSource source,
+                                              const MethodOptions& options);
+
+// *out becomes a copy of the prompt's session compressed by `method`, whose
+// statistics must match the prompt's (kNone fits any); errors otherwise.
+StatusOr<CompressionReport> CompressPrefilled(const PrefilledPrompt& prompt,
+                                              const KvMethod& method,
+                                              int64_t extra_slots, Session* out);
+
 }  // namespace skv

@@ -156,6 +156,38 @@ TEST_P(CompressionContract, ResultsDoNotDependOnThreadCount) {
   EXPECT_EQ(0, std::memcmp(logits1.data(), logits2.data(), logits1.size() * sizeof(float)));
 }
 
+// An evaluation sweep compresses copies of one shared prefill: that must be
+// the same as the method's own prefill, at every budget; methods that
+// propagate or filter are refused.
+TEST_P(CompressionContract, SharedPrefillEqualsOwnPrefill) {
+  auto probe_method = Method(0.25, 0.5);
+  const Session empty = NewSession();
+  if (!CanSharePrefill(*probe_method, model_->config())) {
+    auto p = PrefillForSelection(empty, Doc(), ScoreSource::kWindow, probe_method->options());
+    ASSERT_TRUE(p.ok());
+    Session out = NewSession();
+    EXPECT_FALSE(CompressPrefilled(*p, *probe_method, kSuffix, &out).ok());
+    return;
+  }
+  auto shared = PrefillForSelection(empty, Doc(), probe_method->scores_needed(),
+                                    probe_method->options());
+  ASSERT_TRUE(shared.ok());
+  for (double ratio : {0.25, 0.5}) {
+    auto method = Method(ratio, 0.5);
+    Session own = NewSession(), copy = NewSession();
+    auto own_report = PrefillAndCompress(own, Doc(), *method, kSuffix);
+    auto copy_report = CompressPrefilled(*shared, *method, kSuffix, &copy);
+    ASSERT_TRUE(own_report.ok() && copy_report.ok());
+    EXPECT_EQ(own_report->kept_per_layer, copy_report->kept_per_layer);
+    std::vector<float> a, b;
+    ASSERT_TRUE(own.Evaluate(Suffix(), false, &a).ok());
+    ASSERT_TRUE(copy.Evaluate(Suffix(), false, &b).ok());
+    ASSERT_EQ(a.size(), b.size());
+    EXPECT_EQ(0, std::memcmp(a.data(), b.data(), a.size() * sizeof(float))) << ratio;
+  }
+  EXPECT_EQ(shared->session.n_past(), kDoc);  // the shared prefill is untouched
+}
+
 INSTANTIATE_TEST_SUITE_P(Registry, CompressionContract, [] {
   std::vector<std::string> names;
   for (const auto& m : KvMethods()) names.push_back(m.name);
