@@ -12,7 +12,8 @@ double Since(std::chrono::steady_clock::time_point t) {
 
 StatusOr<GenerationStats> ContinueGeneration(
     Session& session, Sampler& sampler, const std::vector<int32_t>& tokens,
-    int64_t n_predict, const std::function<bool(int32_t)>& on_token) {
+    int64_t n_predict, const std::function<bool(int32_t)>& on_token,
+    bool stop_at_eog) {
   if (tokens.empty()) return Status::Error("the prompt has no tokens");
   GenerationStats stats;
   stats.prompt_tokens = static_cast<int64_t>(tokens.size());
@@ -24,7 +25,7 @@ StatusOr<GenerationStats> ContinueGeneration(
   t0 = std::chrono::steady_clock::now();
   for (int64_t i = 0; i < n_predict; ++i) {
     const int32_t id = sampler.Sample(logits);
-    if (tok.IsEndOfGeneration(id)) {
+    if (stop_at_eog && tok.IsEndOfGeneration(id)) {
       stats.stopped_at_eog = true;
       break;
     }

@@ -21,9 +21,12 @@ struct GenerationStats {
 
 // Evaluates `tokens` at the session's current position (after a compressed
 // prefill, say), then samples up to n_predict tokens like Generate.
+// stop_at_eog = false generates through end-of-generation tokens (benchmarks
+// that need a fixed decode length).
 StatusOr<GenerationStats> ContinueGeneration(
     Session& session, Sampler& sampler, const std::vector<int32_t>& tokens,
-    int64_t n_predict, const std::function<bool(int32_t)>& on_token);
+    int64_t n_predict, const std::function<bool(int32_t)>& on_token,
+    bool stop_at_eog = true);
 
 // Prefills `prompt` into a fresh session, then samples up to n_predict tokens
 // (stopping at end-of-generation tokens); on_token(id) streams each one and

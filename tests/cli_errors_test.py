@@ -34,6 +34,8 @@ def main():
     doc = os.path.join(tmp, "doc.txt")
     open(doc, "w").write("A short document.")
     missing = os.path.join(tmp, "does_not_exist.txt")
+    corrupt_cache = os.path.join(tmp, "corrupt.json")
+    open(corrupt_cache, "w").write("{not json")
 
     cases = [
         (["inspect", bad_magic], ["bad_magic.gguf", "magic"]),
@@ -62,6 +64,14 @@ def main():
             (["generate", "-m", fixture, "-p", "hello world " * 20, "-c", "8"], ["-c/--ctx-size"]),
             (["perplexity", "-m", fixture, "-f", doc, "-c", "64"], ["-c/--ctx-size", "tokens"]),
             (["run", "-m", fixture, "-f", doc, "-p", "q", "--kv", "magic"], ["--kv", "magic"]),
+            (["run", "-m", fixture, "-f", doc, "-p", "q", "--kv", "structkv", "--pivot", "3"],
+             ["--pivot 3", "4 layers"]),
+            (["run", "-m", fixture, "-f", doc, "-p", "q", "--kv", "structkv", "--pivot", "mid"],
+             ["--pivot", "'mid'"]),
+            (["run", "-m", fixture, "-f", doc, "-p", "q", "--kv", "fastkv", "--pivot", "auto"],
+             ["--pivot auto", "fastkv"]),
+            (["run", "-m", fixture, "-f", doc, "-p", "q", "--kv", "structkv", "--pivot",
+              "calibrated", "--pivot-cache", corrupt_cache], ["corrupt.json"]),
         ]
     failures = 0
     for args, needles in cases:

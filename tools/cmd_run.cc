@@ -39,6 +39,7 @@ struct RunFlags {
   int64_t probe_queries = 64;
   bool verbose = false;
   bool compare_full = false;
+  bool ignore_eos = false;
   int64_t n_predict = 128;
 };
 
@@ -214,7 +215,7 @@ Status RunRun(const RunFlags& f) {
       ContinueGeneration(session, sampler, rest, f.n_predict, [&](int32_t id) {
         const std::string piece = tok.TokenToPiece(id, false);
         // A completion-style answer ends with its line.
-        if (!chat && piece.find('\n') != std::string::npos &&
+        if (!chat && !f.ignore_eos && piece.find('\n') != std::string::npos &&
             answer.find_first_not_of(" \n") != std::string::npos) {
           return false;
         }
@@ -222,7 +223,8 @@ Status RunRun(const RunFlags& f) {
         fmt::print("{}", piece);
         std::fflush(stdout);
         return true;
-      }));
+      },
+      /*stop_at_eog=*/!f.ignore_eos));
   fmt::print("\n\n");
   if (f.verbose) PrintPivotTrace(report);
   int64_t kmin = report.kept_per_layer[0], kmax = kmin;
@@ -274,6 +276,11 @@ Status RunRun(const RunFlags& f) {
              100.0 * report.flops.linear / report.flops_full.linear,
              100.0 * report.flops.attention / std::max(report.flops_full.attention, 1.0),
              pivot);
+  // Decode streams every weight once per token plus the whole live cache.
+  const double kv_read = static_cast<double>(session.kv().live_bytes());
+  fmt::print("decode: {} read per token (weights {} + KV {})\n",
+             HumanBytes(static_cast<double>(model->weight_bytes()) + kv_read),
+             HumanBytes(static_cast<double>(model->weight_bytes())), HumanBytes(kv_read));
   if (f.compare_full) {
     fmt::print("time: compressed prefill {:.2f}s (selection {:.3f}s) against {:.2f}s "
                "uncompressed: {:.2f}x\n",
@@ -325,6 +332,8 @@ void RegisterRun(CLI::App& app) {
       ->capture_default_str();
   cmd->add_flag("-v,--verbose", flags->verbose,
                 "print every layer's pivot metrics, T_l and the chosen pivot");
+  cmd->add_flag("--ignore-eos", flags->ignore_eos,
+                "generate exactly -n tokens (benchmarks): no stop at EOS or end of line");
   cmd->add_flag("--compare-full", flags->compare_full,
                 "also time an uncompressed prefill of the same span");
   cmd->add_flag("--query-aware", flags->query_aware,
