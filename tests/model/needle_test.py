@@ -10,6 +10,12 @@ passkey:
     rate 20%) with the question inside the compressed span (query-aware),
     at 2 of 3 depths (one sample is a coin flip for a 270M model).
 Prints every answer, so a failure shows what the model said.
+
+Known miss (strict: the test fails if it starts to pass, so that this list
+stays true): SnapKV at 10% on Gemma 3 270M returns 48211 at two of the three
+depths (its observation window 32 does worse), while StructKV and FastKV,
+whose later layers are computed on the propagated tokens only, return 48213.
+See docs/compression.md.
 """
 import argparse
 import os
@@ -19,6 +25,7 @@ import sys
 import tempfile
 
 PASSKEY = "48213"
+KNOWN_MISSES = {"snapkv"}
 QUESTION = "What is the secret passkey for the archive?"
 
 
@@ -75,6 +82,12 @@ def main():
                 print(f"     {method:12s} default budgets, query-aware, depth "
                       f"{int(depth * 100)}%: {got!r}")
             ok = hits >= 2
+            if method in KNOWN_MISSES:
+                print(f"{'FAIL' if ok else 'xfail'} {method:12s} retrieved at {hits} of 3 "
+                      f"depths (known miss)")
+                if ok:
+                    failures.append(f"{method} now retrieves: remove it from KNOWN_MISSES")
+                continue
             print(f"{'ok  ' if ok else 'FAIL'} {method:12s} retrieved at {hits} of 3 depths")
             if not ok:
                 failures.append(f"{method} at default budgets ({hits}/3)")
