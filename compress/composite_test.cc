@@ -86,6 +86,29 @@ TEST(KvCompose, GlobalBudgetIsExactAndLayerZeroGetsTheLargest) {
   EXPECT_GT(keep[1][0].size(), keep[2][0].size());
 }
 
+// A sliding-window layer (window 21 over 80 entries) stores at most its last
+// 20 entries: the budget is a share of what is storable, and nothing a later
+// query cannot see is kept.
+TEST(KvCompose, SlidingWindowLayersSpendNoBudgetOnDeadEntries) {
+  const Stack st = MakeStack();
+  std::vector<LayerScores> views = st.Views();
+  views[2].sliding_window = 21;
+  views[3].sliding_window = 21;
+  auto m = CreateKvMethod("kvcompose", Ratio(0.5));
+  ASSERT_TRUE(m.ok());
+  const std::vector<LayerKeep> keep = (*m)->SelectLayers(views);
+  int64_t total = 0;
+  for (int64_t l = 0; l < 4; ++l) {
+    total += static_cast<int64_t>(keep[l][0].size());
+    if (l < 2) continue;
+    for (const auto& head : keep[l]) {
+      ASSERT_FALSE(head.empty());
+      EXPECT_GE(head.front(), 60) << "layer " << l << " keeps an entry nobody can see";
+    }
+  }
+  EXPECT_EQ(total, (80 + 80 + 20 + 20) / 2);
+}
+
 TEST(KvCompose, HeadsKeepTheirOwnTopTokens) {
   const Stack st = MakeStack();
   auto m = CreateKvMethod("kvcompose", Ratio(0.25));

@@ -13,8 +13,14 @@
 //    all layers; layer l keeps b_l of them. Layer 0 is raised to the largest
 //    b_l, paid for by the lowest composite scores kept elsewhere, so the
 //    total stays exact.
-// [ours] The observation window is kept, as in every method here.
+// [ours] The observation window is kept, as in every method here. On
+// sliding-window layers only the entries later queries can still see (the
+// last window - 1 positions) compete, and the global budget is the ratio of
+// the cache the uncompressed model really stores (docs/compression.md), not
+// of L * N: otherwise Gemma 3's window-bounded layers would absorb the budget
+// with entries nobody can attend to.
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <numeric>
 
@@ -25,6 +31,19 @@ namespace skv {
 namespace {
 
 constexpr float kInf = std::numeric_limits<float>::infinity();
+
+// Entries of a layer that later queries can still see: all, or on a
+// sliding-window layer those at positions > N - window.
+int64_t LiveFrom(const LayerScores& layer) {
+  if (layer.sliding_window <= 0) return 0;
+  const int64_t next = layer.prompt_length();
+  int64_t j = 0;
+  while (j < layer.n && (layer.positions != nullptr ? layer.positions[j] : j) <=
+                            next - layer.sliding_window) {
+    ++j;
+  }
+  return j;
+}
 
 // Per-KV-head scores [G][n] (step 1), window entries +inf.
 std::vector<float> HeadScores(const LayerScores& layer, int64_t window) {
@@ -91,21 +110,32 @@ class KvComposeMethod : public KvMethod {
     std::vector<std::vector<int32_t>> order(L);     // [L][G * n_l]
     std::vector<std::vector<float>> composite(L);   // [L][n_l], non-increasing
     std::vector<int64_t> floor_b(L);                // the window, always kept
-    int64_t total = 0;
+    int64_t storable = 0, fixed_total = 0;
     for (int64_t l = 0; l < L; ++l) {
       const LayerScores& ls = layers[l];
       const int64_t n = ls.n, G = ls.n_kv_heads;
       floor_b[l] = std::min(options_.window, n);
-      const std::vector<float> s = HeadScores(ls, floor_b[l]);
+      std::vector<float> s = HeadScores(ls, floor_b[l]);
+      const int64_t live_from = LiveFrom(ls);
+      for (int64_t g = 0; g < G; ++g) {
+        std::fill_n(s.begin() + g * n, live_from, -kInf);  // nobody can see these
+      }
       order[l] = RankPerHead(s, G, n);
-      composite[l].assign(n, 0.f);
-      for (int64_t j = 0; j < n; ++j) {
+      const int64_t live = n - live_from;
+      composite[l].assign(live, 0.f);  // ranked slots that can hold a live entry
+      for (int64_t j = 0; j < live; ++j) {
         float c = 0.f;
         for (int64_t g = 0; g < G; ++g) c += s[g * n + order[l][g * n + j]];
         composite[l][j] = c / static_cast<float>(G);
       }
-      total += std::min(n, options_.budget.Entries(ls.prompt_length(), floor_b[l]));
+      storable += live;
+      fixed_total += options_.budget.tokens > 0 ? std::min(live, options_.budget.tokens) : 0;
     }
+    // The ratio of what is storable, or the absolute count per layer.
+    int64_t total = options_.budget.tokens > 0
+                        ? fixed_total
+                        : static_cast<int64_t>(std::floor(options_.budget.ratio *
+                                                          static_cast<double>(storable)));
     // Global top `total` of all composite scores (ties: lower layer, lower j).
     struct Slot { float c; int32_t l, j; };
     std::vector<Slot> all;
