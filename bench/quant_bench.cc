@@ -95,7 +95,7 @@ void BM_DecodeGemv(benchmark::State& state, GgmlType type, int64_t rows,
   }
   SetThreads(saved);
   state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(w.size()));
-  state.SetLabel(ActiveSimdTarget());
+  state.SetLabel(integer ? IntegerDotTarget() : ActiveSimdTarget());
 }
 
 #define SKV_DECODE_BENCH(name, type, rows, n)                                \

@@ -8,6 +8,7 @@
 #include "base/parallel.h"
 #include "runtime/session.h"
 #include "simd/quant.h"
+#include "simd/quant_dot.h"
 
 namespace skv {
 namespace {
@@ -207,6 +208,9 @@ StatusOr<std::vector<BenchRow>> RunModelBench(
     row.reps = stats.n;
     row.threads = ctx.threads();
     row.simd_target = ActiveSimdTarget();
+    if (row.simd_target != IntegerDotTarget()) {
+      row.simd_target += std::string("/") + IntegerDotTarget();
+    }
     row.numa_nodes = ctx.topology().n_nodes();
     row.peak_rss_bytes = PeakRssBytes();
     row.kv_bytes = kv_after;

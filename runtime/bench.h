@@ -71,6 +71,9 @@ struct BenchRow {
   std::vector<double> tps_samples;  // [reps]
   int reps = 0;
   int threads = 0;
+  // Highway target the kernels dispatched to (STRUCTKV_SIMD_MAX caps it);
+  // "AVX3/AVX3_DL" when the quantised decode GEMV (integer dots, VNNI)
+  // runs on a different target than the float kernels.
   std::string simd_target;
   std::string numa_policy = "none";
   int numa_nodes = 1;

@@ -9,6 +9,7 @@
 #include "base/parallel.h"
 #include "simd/activation_round.h"
 #include "simd/quant.h"
+#include "simd/quant_dot.h"
 
 namespace skv {
 namespace {
@@ -33,12 +34,34 @@ void Sgemm(const float* x, int64_t x_stride, int64_t T, const float* w,
 void DequantizedGemm(const MatrixRef& w, const float* x, int64_t x_stride,
                      int64_t T, float* y, int64_t y_stride);
 
+// Decode GEMV with integer dot products: x is quantised to the weights'
+// 8-bit activation type (the values RoundActivations produces) and each row
+// is multiplied in int32 lanes, as llama.cpp does. Returns false (nothing
+// written) where there is no integer kernel for the type or x is not finite
+// (the float path then propagates nan/inf).
+bool IntegerGemv(const MatrixRef& w, const float* x, int64_t x_stride,
+                 int64_t T, float* y, int64_t y_stride) {
+  if (!HasIntegerDot(w.type)) return false;
+  // Reused across calls: one decode step makes a few hundred of these.
+  thread_local std::vector<QuantizedActivations> xq;  // [T]
+  if (static_cast<int64_t>(xq.size()) < T) xq.resize(T);
+  for (int64_t t = 0; t < T; ++t) {
+    QuantizeActivations(w.type, x + t * x_stride, w.cols, &xq[t]);
+    if (!xq[t].finite) return false;
+  }
+  for (int64_t t = 0; t < T; ++t) {
+    MatVecQ8(w.type, w.data, w.row_bytes, xq[t], y + t * y_stride, w.rows);
+  }
+  return true;
+}
+
 }  // namespace
 
 void MatMul(const MatrixRef& w, const float* x, int64_t x_stride, int64_t T,
             float* y, int64_t y_stride) {
   SKV_CHECK(w.data != nullptr && w.rows > 0 && w.cols > 0);
   if (T <= 0) return;
+  if (T <= kGemvMaxBatch && IntegerGemv(w, x, x_stride, T, y, y_stride)) return;
   // Round the activations to the weights' dot-product type first, exactly as
   // llama.cpp does (see activation_round.h).
   std::vector<float> xr;  // [T][cols]

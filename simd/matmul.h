@@ -1,7 +1,8 @@
 // Y = X * W^T for a weight matrix stored in any computable GGML format.
 // Small batches (decode) use the quantised GEMV kernels, which read each
-// weight byte once; larger batches (prefill) dequantise row panels of W into
-// f32 and hand them to oneDNN's GEMM.
+// weight byte once: integer dot products on 8-bit activations where the type
+// has them (quant_dot.h), f32 FMAs otherwise; larger batches (prefill)
+// dequantise row panels of W into f32 and hand them to oneDNN's GEMM.
 #pragma once
 
 #include <cstdint>

@@ -571,7 +571,24 @@ const char* TargetNameImpl() { return hwy::TargetName(HWY_TARGET); }
 HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
+#include <cstdio>
+
+#include "simd/dispatch.h"
+
 namespace skv {
+namespace {
+
+// STRUCTKV_SIMD_MAX (dispatch.h), applied when the library loads: this file
+// is linked into every binary that runs a kernel, and the cap must be in
+// place before the first dispatch. A bad value is reported and ignored here;
+// simd's DispatchTest fails on it, so CI cannot silently run uncapped.
+[[maybe_unused]] const bool kSimdCapApplied = [] {
+  const Status st = CapSimdTargetsFromEnv();
+  if (!st.ok()) std::fprintf(stderr, "structkv: %s (ignored)\n", st.message().c_str());
+  return st.ok();
+}();
+
+}  // namespace
 
 HWY_EXPORT(F16ToF32Impl);
 HWY_EXPORT(F32ToF16Impl);

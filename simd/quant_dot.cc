@@ -7,6 +7,15 @@
 // int16 vectors are capped at 16 lanes so that a vector never straddles the
 // 16-byte runs the block formats pack their codes in (Q4_0's low/high nibble
 // halves, Q6_K's 16-element scale groups).
+//
+// On x86 with AVX2 or better, the kernels in quant_dot_x86-inl.h replace the
+// int16 ones: the weights stay bytes and are multiplied with the int8
+// activations by pmaddubsw (or vpdpbusd on AVX3_DL, whose runtime check
+// requires AVX512-VNNI), as llama.cpp's CPU backend does; the int16 kernels
+// remain for SSSE3/SSE4 and scalar targets.
+#ifndef HWY_WANT_AVX3_DL
+#define HWY_WANT_AVX3_DL  // compile the VNNI target (Highway 1.0.3 opt-in)
+#endif
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "simd/quant_dot.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
@@ -38,6 +47,16 @@ using VI32 = hn::Vec<DI32>;
 using VF = hn::Vec<DF>;
 
 using quant_internal::LoadF16;
+
+}  // namespace HWY_NAMESPACE
+}  // namespace skv
+HWY_AFTER_NAMESPACE();
+
+#include "simd/quant_dot_x86-inl.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace skv {
+namespace HWY_NAMESPACE {
 
 // Activations, widened to int16 once per call (QuantizedActivations::q16),
 // so the inner loops spend no shuffles on them.
@@ -264,6 +283,17 @@ void MatVecQ8RowsImpl(GgmlType type, const void* w, int64_t row_bytes,
                       int64_t r1) {
   const uint8_t* wb = static_cast<const uint8_t*>(w);
   const int64_t ts = GetGgmlType(type).type_size;
+#if SKV_QUANT_DOT_X86
+  switch (type) {
+    case GgmlType::kQ8_0: return x86::Rows32<x86::X8_0>(wb, row_bytes, ts, *x, y, r0, r1);
+    case GgmlType::kQ4_0: return x86::Rows32<x86::X4_0>(wb, row_bytes, ts, *x, y, r0, r1);
+    case GgmlType::kQ5_0: return x86::Rows32<x86::X5_0>(wb, row_bytes, ts, *x, y, r0, r1);
+    case GgmlType::kQ4_K: return x86::Rows256<x86::X45_K<false>>(wb, row_bytes, ts, *x, y, r0, r1);
+    case GgmlType::kQ5_K: return x86::Rows256<x86::X45_K<true>>(wb, row_bytes, ts, *x, y, r0, r1);
+    case GgmlType::kQ6_K: return x86::Rows256<x86::X6_K>(wb, row_bytes, ts, *x, y, r0, r1);
+    default: SKV_CHECK(false);
+  }
+#endif
   switch (type) {
     case GgmlType::kQ8_0: return RowsT<Q8_0>(wb, row_bytes, ts, *x, y, r0, r1);
     case GgmlType::kQ4_0: return RowsT<Q4_0>(wb, row_bytes, ts, *x, y, r0, r1);
@@ -275,6 +305,8 @@ void MatVecQ8RowsImpl(GgmlType type, const void* w, int64_t row_bytes,
   }
 }
 
+const char* IntegerDotTargetImpl() { return hwy::TargetName(HWY_TARGET); }
+
 // NOLINTNEXTLINE(google-readability-namespace-comments)
 }  // namespace HWY_NAMESPACE
 }  // namespace skv
@@ -284,6 +316,7 @@ HWY_AFTER_NAMESPACE();
 namespace skv {
 
 HWY_EXPORT(MatVecQ8RowsImpl);
+HWY_EXPORT(IntegerDotTargetImpl);
 
 namespace {
 
@@ -310,7 +343,7 @@ void MatVecQ8(GgmlType weight_type, const void* w, int64_t row_bytes,
   if (rows == 0) return;
   // Resolve the dispatch target before the threads start, so they never race
   // on hwy's lazy initialisation.
-  (void)ActiveSimdTarget();
+  (void)IntegerDotTarget();
   // Ranges of tens of KB of weights amortise the scheduling.
   const int64_t grain =
       std::max<int64_t>(1, (64 << 10) / std::max<int64_t>(row_bytes, 1));
@@ -318,6 +351,10 @@ void MatVecQ8(GgmlType weight_type, const void* w, int64_t row_bytes,
     HWY_DYNAMIC_DISPATCH(MatVecQ8RowsImpl)(weight_type, w, row_bytes, &x, y,
                                            r0, r1);
   });
+}
+
+const char* IntegerDotTarget() {
+  return HWY_DYNAMIC_DISPATCH(IntegerDotTargetImpl)();
 }
 
 }  // namespace skv

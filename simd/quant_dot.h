@@ -26,6 +26,11 @@ struct QuantizedActivations {
   // Sums of q over each run of 16 (Q8_K only: the K-quant mins and offsets
   // need per-sub-block activation sums).
   std::vector<int16_t> bsums;  // [n / 16]
+  // Q8_0 activations only: -offset * (sum of q over each run of 4), where
+  // offset makes the weight codes unsigned (128 for Q8_0, 8 for Q4_0, 16 for
+  // Q5_0). Byte-dot kernels that multiply w + offset start their int32 lanes
+  // from it, so the offset cancels exactly.
+  std::vector<int32_t> bias4;  // [n / 4]
 };
 
 // True for the weight types with an integer dot kernel (Q4_0, Q5_0, Q8_0,
@@ -54,5 +59,9 @@ float DotQ8(GgmlType weight_type, const void* row,
 // result does not depend on the thread count.
 void MatVecQ8(GgmlType weight_type, const void* w, int64_t row_bytes,
               const QuantizedActivations& x, float* y, int64_t rows);
+
+// Name of the Highway target the integer dot kernels dispatch to (it can
+// differ from ActiveSimdTarget(): this file also compiles AVX3_DL for VNNI).
+const char* IntegerDotTarget();
 
 }  // namespace skv

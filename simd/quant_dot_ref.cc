@@ -137,6 +137,15 @@ void QuantizeActivations(GgmlType weight_type, const float* x, int64_t n,
     for (int j = 0; j < 16; ++j) sum += out->q[16 * s + j];
     out->bsums[s] = static_cast<int16_t>(sum);
   }
+  const int offset = weight_type == GgmlType::kQ8_0   ? 128
+                     : weight_type == GgmlType::kQ4_0 ? 8
+                     : weight_type == GgmlType::kQ5_0 ? 16
+                                                      : 0;
+  out->bias4.resize(offset != 0 ? n / 4 : 0);
+  for (size_t s = 0; s < out->bias4.size(); ++s) {
+    const int8_t* q = out->q.data() + 4 * s;
+    out->bias4[s] = -offset * (q[0] + q[1] + q[2] + q[3]);
+  }
 }
 
 void DequantizeActivations(const QuantizedActivations& a, float* out) {

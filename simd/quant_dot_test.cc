@@ -3,6 +3,11 @@
 // (weights, RoundActivations(x)) up to f32 summation order, the Highway
 // kernels match the reference on every compiled target, and MatVecQ8 does not
 // depend on the thread count.
+// quant_dot.cc compiles Highway's AVX3_DL target (VNNI); ForEachTarget only
+// visits the targets this file compiles, so opt in here too.
+#ifndef HWY_WANT_AVX3_DL
+#define HWY_WANT_AVX3_DL
+#endif
 #include "simd/quant_dot.h"
 
 #include <cmath>
@@ -213,6 +218,53 @@ TEST(QuantDotTest, SmallBlockTypesOnOddBlockCounts) {
         }
       });
     }
+  }
+}
+
+// Codes at the ends of their ranges against activations at +-127: the
+// byte-dot kernels' int16 pair sums (pmaddubsw saturates) must not clip.
+TEST(QuantDotTest, ExtremeCodesDoNotSaturate) {
+  for (GgmlType type : kIntTypes) {
+    SCOPED_TRACE(GgmlTypeName(type));
+    const int64_t n = 512, rows = 4;
+    const int64_t rb = GgmlRowBytes(type, n);
+    const GgmlTypeTraits& t = GetGgmlType(type);
+    std::mt19937 rng(16);
+    std::vector<uint8_t> w = RandomRows(type, rows, n, rng);  // scales kept
+    // Row 0: every code byte 0x80 (Q8_0: -128), row 1: 0xFF, rows 2-3: 0x7F
+    // and 0x00; the fp16 fields stay as RandomRows made them.
+    const uint8_t fill[4] = {0x80, 0xFF, 0x7F, 0x00};
+    std::vector<float> x(n);  // [n]
+    for (int64_t i = 0; i < n; ++i) x[i] = (i / 7) % 2 ? -3.f : 3.f;
+    for (int64_t r = 0; r < rows; ++r) {
+      const std::vector<uint8_t> scales = RandomRows(type, 1, n, rng);
+      for (int64_t b = 0; b < n / t.block_size; ++b) {
+        uint8_t* blk = w.data() + r * rb + b * t.type_size;
+        uint8_t keep[256];
+        std::memcpy(keep, blk, t.type_size);
+        std::memset(blk, fill[r], t.type_size);
+        // Restore the fp16 scale fields (and K-quant 6-bit scales).
+        switch (type) {
+          case GgmlType::kQ4_K: case GgmlType::kQ5_K: std::memcpy(blk, keep, 16); break;
+          case GgmlType::kQ6_K: std::memcpy(blk + 192, keep + 192, 18); break;
+          default: std::memcpy(blk, keep, 2); break;
+        }
+      }
+    }
+    std::vector<float> xr(n);  // [n]
+    RoundActivations(type, x.data(), xr.data(), n);
+    QuantizedActivations q;
+    QuantizeActivations(type, x.data(), n, &q);
+    ForEachTarget([&](int64_t) {
+      std::vector<float> y(rows);  // [rows]
+      MatVecQ8(type, w.data(), rb, q, y.data(), rows);
+      for (int64_t r = 0; r < rows; ++r) {
+        const uint8_t* row = w.data() + r * rb;
+        EXPECT_NEAR(y[r], DotQ8Ref(type, row, q),
+                    Tolerance(type, row, xr.data(), n))
+            << "row " << r;
+      }
+    });
   }
 }
 

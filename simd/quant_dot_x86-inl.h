@@ -1,0 +1,357 @@
+// Per-target x86 kernels of the integer dot path (quant_dot.h), included by
+// quant_dot.cc once per Highway target. Compiled for AVX2 and better; the
+// other targets keep quant_dot.cc's int16 kernels (SKV_QUANT_DOT_X86 is 0).
+//
+// Weights stay bytes. A 256-bit vector holds 32 unsigned weight codes and the
+// 32 int8 activations they multiply; pmaddubsw sums products in pairs into
+// int16 lanes and pmaddwd sums those pairs into int32 lanes, with a K-quant
+// sub-block scale as pmaddwd's second operand, so a scale costs nothing
+// extra. On AVX3_DL, vpdpbusd does both steps for the 32-element block types.
+// Every int32 lane sum is exact; per block (or super-block) the lanes are
+// converted to f32 once and scaled by d_w * d_x.
+//
+// pmaddubsw saturates its int16 pair sums: every code fed to it is at most
+// 128 in magnitude and |x| <= 127 (the Q8 quantisers' range), so a pair sum
+// stays within 2 * 128 * 127 = 32512 and never saturates.
+
+// Per-target include guard (Highway's toggle idiom).
+#if defined(SKV_SIMD_QUANT_DOT_X86_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef SKV_SIMD_QUANT_DOT_X86_INL_H_
+#undef SKV_SIMD_QUANT_DOT_X86_INL_H_
+#else
+#define SKV_SIMD_QUANT_DOT_X86_INL_H_
+#endif
+
+#include <cstdint>
+#include <cstring>
+
+#include "hwy/highway.h"
+#include "simd/quant_dot.h"
+
+#undef SKV_QUANT_DOT_X86
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+#define SKV_QUANT_DOT_X86 1
+#include <immintrin.h>
+
+HWY_BEFORE_NAMESPACE();
+namespace skv {
+namespace HWY_NAMESPACE {
+namespace x86 {
+namespace hn = hwy::HWY_NAMESPACE;
+
+using D8 = hn::Full256<uint8_t>;
+using DS8 = hn::Full256<int8_t>;
+using D16 = hn::Full256<int16_t>;
+using DU16 = hn::Full256<uint16_t>;
+using D32 = hn::Full256<int32_t>;
+using DF = hn::Full256<float>;
+using V8 = hn::Vec<D8>;
+using VS8 = hn::Vec<DS8>;
+using V16 = hn::Vec<D16>;
+using V32 = hn::Vec<D32>;
+using VF = hn::Vec<DF>;
+
+// IEEE half at p -> f32 (vcvtph2ps: exact, AVX2 targets have F16C).
+HWY_INLINE float Half(const uint8_t* p) {
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return _cvtsh_ss(h);
+}
+
+// pmaddubsw: lane i = u[2i] * s[2i] + u[2i+1] * s[2i+1] (see the range note
+// at the top).
+HWY_INLINE V16 MulPairsU8(V8 u, VS8 s) {
+  return V16{_mm256_maddubs_epi16(u.raw, s.raw)};
+}
+// pmaddwd: lane i = a[2i] * b[2i] + a[2i+1] * b[2i+1] in int32.
+HWY_INLINE V32 MulPairs16(V16 a, V16 b) {
+  return V32{_mm256_madd_epi16(a.raw, b.raw)};
+}
+
+// acc + sums of four u8 * s8 products per int32 lane. With VNNI any u8 is
+// fine; otherwise u <= 128 (pmaddubsw).
+HWY_INLINE V32 DotQuads(V32 acc, V8 u, VS8 s) {
+#if HWY_TARGET == HWY_AVX3_DL
+  // vpdpbusd, EVEX form. Highway 1.0.3 has no op for it, and its AVX3_DL
+  // target attributes name avxvnni rather than avx512vnni, so the intrinsic
+  // does not compile here; hwy only selects AVX3_DL on CPUs with AVX512-VNNI.
+  __m256i r = acc.raw;
+  asm("vpdpbusd %2, %1, %0" : "+v"(r) : "v"(u.raw), "v"(s.raw));
+  return V32{r};
+#else
+  return hn::Add(acc, MulPairs16(MulPairsU8(u, s), hn::Set(D16(), 1)));
+#endif
+}
+
+HWY_INLINE V8 LowNibbles(V8 v) { return hn::And(v, hn::Set(D8(), 0x0F)); }
+HWY_INLINE V8 HighNibbles(V8 v) {
+  return hn::And(hn::BitCast(D8(), hn::ShiftRight<4>(hn::BitCast(DU16(), v))),
+                 hn::Set(D8(), 0x0F));
+}
+
+// ---------------------------------------------------------------- 32-blocks
+//
+// Q8_0 / Q4_0 / Q5_0 against Q8_0 activations. Ints() returns int32 lanes
+// whose sum is exactly sum_j w_j * x_j of one block (w signed). Kernels that
+// multiply unsigned codes (w + offset) start from x.bias4, which holds
+// -offset * (sum of each 4 activations), so the offset cancels in the lanes.
+
+struct X8_0 {
+  static HWY_INLINE V32 Ints(const uint8_t* wb, const int8_t* xq,
+                             const int32_t* bias4) {
+    const VS8 w = hn::LoadU(DS8(), reinterpret_cast<const int8_t*>(wb + 2));
+    const VS8 x = hn::LoadU(DS8(), xq);
+#if HWY_TARGET == HWY_AVX3_DL
+    // w + 128 as unsigned codes; bias4 removes 128 * sum(x).
+    const V8 u = hn::BitCast(D8(), hn::Xor(w, hn::Set(DS8(), -128)));
+    return DotQuads(hn::LoadU(D32(), bias4), u, x);
+#else
+    // |w| (at most 128) times x carrying w's sign: no offset to remove.
+    const V8 u = hn::BitCast(D8(), hn::Abs(w));
+    const VS8 s{_mm256_sign_epi8(x.raw, w.raw)};
+    return DotQuads(hn::Zero(D32()), u, s);
+#endif
+  }
+};
+
+// 16 bytes of nibbles -> 32 codes: element j is the low nibble of byte j,
+// element j + 16 the high nibble.
+HWY_INLINE V8 NibbleBlock(const uint8_t* qs) {
+  const hn::Full128<uint8_t> d128;
+  const hn::Full128<uint16_t> du128;
+  const auto v = hn::LoadU(d128, qs);
+  const auto k15 = hn::Set(d128, 0x0F);
+  const auto lo = hn::And(v, k15);
+  const auto hi =
+      hn::And(hn::BitCast(d128, hn::ShiftRight<4>(hn::BitCast(du128, v))), k15);
+  return hn::Combine(D8(), hi, lo);
+}
+
+struct X4_0 {  // codes w + 8
+  static HWY_INLINE V32 Ints(const uint8_t* wb, const int8_t* xq,
+                             const int32_t* bias4) {
+    return DotQuads(hn::LoadU(D32(), bias4), NibbleBlock(wb + 2),
+                    hn::LoadU(DS8(), xq));
+  }
+};
+
+// Byte j of the result selects byte j / 8 of a broadcast u32 (pshufb works
+// within 128-bit halves, and every half holds all four bytes).
+alignas(32) constexpr uint8_t kByteOfBit[32] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
+    2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3};
+alignas(32) constexpr uint8_t kBitOfByte[32] = {
+    1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128,
+    1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128};
+
+struct X5_0 {  // codes w + 16; qh bit j is the fifth bit of element j
+  static HWY_INLINE V32 Ints(const uint8_t* wb, const int8_t* xq,
+                             const int32_t* bias4) {
+    uint32_t qh;
+    std::memcpy(&qh, wb + 2, 4);
+    const D8 d;
+    const V8 bytes = hn::TableLookupBytes(
+        hn::BitCast(d, hn::Set(D32(), static_cast<int32_t>(qh))),
+        hn::Load(d, kByteOfBit));
+    const V8 fifth = hn::And(
+        hn::VecFromMask(d, hn::TestBit(bytes, hn::Load(d, kBitOfByte))),
+        hn::Set(d, 0x10));
+    return DotQuads(hn::LoadU(D32(), bias4), hn::Or(NibbleBlock(wb + 6), fifth),
+                    hn::LoadU(DS8(), xq));
+  }
+};
+
+template <class Fmt>
+HWY_NOINLINE void Rows32(const uint8_t* w, int64_t row_bytes, int64_t type_size,
+                         const QuantizedActivations& x, float* y, int64_t r0,
+                         int64_t r1) {
+  const DF df;
+  const int64_t blocks = x.n / 32;
+  const int8_t* xq = x.q.data();
+  const float* xd = x.d.data();
+  const int32_t* bias4 = x.bias4.data();  // [n / 4]
+  for (int64_t r = r0; r < r1; ++r) {
+    const uint8_t* row = w + r * row_bytes;
+    // Two accumulators (even/odd blocks) hide the FMA latency.
+    VF acc0 = hn::Zero(df), acc1 = hn::Zero(df);
+    int64_t b = 0;
+    for (; b + 2 <= blocks; b += 2) {
+      const uint8_t* b0 = row + b * type_size;
+      const uint8_t* b1 = b0 + type_size;
+      const V32 i0 = Fmt::Ints(b0, xq + 32 * b, bias4 + 8 * b);
+      const V32 i1 = Fmt::Ints(b1, xq + 32 * b + 32, bias4 + 8 * b + 8);
+      acc0 = hn::MulAdd(hn::ConvertTo(df, i0), hn::Set(df, Half(b0) * xd[b]), acc0);
+      acc1 = hn::MulAdd(hn::ConvertTo(df, i1), hn::Set(df, Half(b1) * xd[b + 1]),
+                        acc1);
+    }
+    if (b < blocks) {
+      const uint8_t* b0 = row + b * type_size;
+      const V32 i0 = Fmt::Ints(b0, xq + 32 * b, bias4 + 8 * b);
+      acc0 = hn::MulAdd(hn::ConvertTo(df, i0), hn::Set(df, Half(b0) * xd[b]), acc0);
+    }
+    y[r] = hn::GetLane(hn::SumOfLanes(df, hn::Add(acc0, acc1)));
+  }
+}
+
+// ---------------------------------------------------------------- K-quants
+//
+// Q4_K / Q5_K / Q6_K against Q8_K activations (256 per super-block, f32
+// scale, sums of each 16 activations in x.bsums). Block() adds the
+// super-block's dot to acc, and the Q4_K / Q5_K mins term to acc_min, which
+// the row subtracts at the end.
+
+// Q4_K / Q5_K scales: 12 bytes -> 8 six-bit scales and 8 six-bit mins, four
+// at a time in 32-bit words (same layout as UnpackScaleMinK4).
+HWY_INLINE void ScalesMinsK4(const uint8_t* p, uint8_t* sc, uint8_t* mn) {
+  uint32_t w[3];
+  std::memcpy(w, p, 12);
+  // Bytes 0..3 / 4..7: low six bits are sc[0..3] / mn[0..3]; their top two
+  // bits are bits 4..5 of sc[4..7] / mn[4..7], whose low nibbles are bytes
+  // 8..11 (low nibble: scale, high nibble: min).
+  const uint32_t sc_lo = w[0] & 0x3F3F3F3Fu;
+  const uint32_t mn_lo = w[1] & 0x3F3F3F3Fu;
+  const uint32_t sc_hi = (w[2] & 0x0F0F0F0Fu) | ((w[0] >> 2) & 0x30303030u);
+  const uint32_t mn_hi = ((w[2] >> 4) & 0x0F0F0F0Fu) | ((w[1] >> 2) & 0x30303030u);
+  std::memcpy(sc, &sc_lo, 4);
+  std::memcpy(sc + 4, &sc_hi, 4);
+  std::memcpy(mn, &mn_lo, 4);
+  std::memcpy(mn + 4, &mn_hi, 4);
+}
+
+// Group g (64 elements) reads bytes 32g..32g+31 of the codes: low nibbles
+// are sub-block 2g, high nibbles 2g+1. Q5_K: bits 2g and 2g+1 of qh[l] are
+// the fifth bits of element l of those sub-blocks.
+template <bool kFiveBit>
+struct X45_K {
+  static HWY_INLINE void Block(const uint8_t* wb, const int8_t* xq,
+                               const int16_t* bsums, float dx, VF& acc,
+                               float& acc_min) {
+    const D8 d8;
+    uint8_t sc[8], mn[8];
+    ScalesMinsK4(wb + 4, sc, mn);
+    const uint8_t* q = wb + (kFiveBit ? 48 : 16);  // [128]
+    V8 qh = hn::Zero(d8);                          // [32] Q5_K only
+    if (kFiveBit) qh = hn::LoadU(d8, wb + 16);
+    const V8 k16 = hn::Set(d8, 0x10);
+    V32 isum = hn::Zero(D32());
+    for (int g = 0; g < 4; ++g) {
+      const V8 v = hn::LoadU(d8, q + 32 * g);
+      V8 lo = LowNibbles(v);
+      V8 hi = HighNibbles(v);
+      if (kFiveBit) {
+        // Bit 2g to bit 4 (low sub-block), bit 2g+1 to bit 4 (high one).
+        const auto h = hn::ShiftRightSame(hn::BitCast(DU16(), qh), 2 * g);
+        lo = hn::Or(lo, hn::And(hn::BitCast(d8, hn::ShiftLeft<4>(h)), k16));
+        hi = hn::Or(hi, hn::And(hn::BitCast(d8, hn::ShiftLeft<3>(h)), k16));
+      }
+      const V16 p_lo = MulPairsU8(lo, hn::LoadU(DS8(), xq + 64 * g));
+      const V16 p_hi = MulPairsU8(hi, hn::LoadU(DS8(), xq + 64 * g + 32));
+      isum = hn::Add(isum, MulPairs16(p_lo, hn::Set(D16(), sc[2 * g])));
+      isum = hn::Add(isum, MulPairs16(p_hi, hn::Set(D16(), sc[2 * g + 1])));
+    }
+    acc = hn::MulAdd(hn::ConvertTo(DF(), isum), hn::Set(DF(), Half(wb) * dx), acc);
+    int msum = 0;
+    for (int j = 0; j < 8; ++j) msum += mn[j] * (bsums[2 * j] + bsums[2 * j + 1]);
+    acc_min += static_cast<float>(msum) * (Half(wb + 2) * dx);
+  }
+};
+
+// pshufb indices that spread the 8 int16 scales of a Q6_K half (duplicated
+// in both 128-bit halves) over one 32-element unit: unit k's low half takes
+// scale 2k, its high half scale 2k + 1 (16 elements each, 2 per int16 lane).
+struct Q6ScaleIndex {
+  alignas(32) uint8_t idx[4][32];
+  constexpr Q6ScaleIndex() : idx{} {
+    for (int k = 0; k < 4; ++k) {
+      for (int j = 0; j < 32; ++j) {
+        const int s = 2 * k + j / 16;  // scale of this half of the unit
+        idx[k][j] = static_cast<uint8_t>(2 * s + (j & 1));
+      }
+    }
+  }
+};
+constexpr Q6ScaleIndex kQ6ScaleIndex;
+
+// Q6_K: codes q + 32 in [0, 63] (4 low bits from ql, 2 high from qh), signed
+// 8-bit scales per 16 elements; the +32 is removed with the activation sums.
+struct X6_K {
+  static HWY_INLINE void Block(const uint8_t* wb, const int8_t* xq,
+                               const int16_t* bsums, float dx, VF& acc, float&) {
+    const D8 d8;
+    const DU16 du16;
+    const int8_t* sc = reinterpret_cast<const int8_t*>(wb + 192);  // [16]
+    const V8 k48 = hn::Set(d8, 0x30);
+    V32 isum = hn::Zero(D32());
+    for (int half = 0; half < 2; ++half) {
+      const uint8_t* ql = wb + 64 * half;        // [64]
+      const uint8_t* qh = wb + 128 + 32 * half;  // [32]
+      const int8_t* x = xq + 128 * half;
+      const V8 a = hn::LoadU(d8, ql);
+      const V8 c = hn::LoadU(d8, ql + 32);
+      const V8 h = hn::LoadU(d8, qh);
+      const auto h16 = hn::BitCast(du16, h);
+      // Elements l, l+32, l+64, l+96 of the half: high bits 0-1, 2-3, 4-5,
+      // 6-7 of qh[l], moved to bits 4-5.
+      const V8 q1 = hn::Or(LowNibbles(a), hn::And(hn::BitCast(d8, hn::ShiftLeft<4>(h16)), k48));
+      const V8 q2 = hn::Or(LowNibbles(c), hn::And(hn::BitCast(d8, hn::ShiftLeft<2>(h16)), k48));
+      const V8 q3 = hn::Or(HighNibbles(a), hn::And(h, k48));
+      const V8 q4 = hn::Or(HighNibbles(c), hn::And(hn::BitCast(d8, hn::ShiftRight<2>(h16)), k48));
+      const hn::Full128<int16_t> d128;
+      const auto s8 = hn::PromoteTo(d128, hn::LoadU(hn::Full64<int8_t>(), sc + 8 * half));
+      const V8 scales = hn::BitCast(d8, hn::Combine(D16(), s8, s8));
+      const auto unit = [&](V8 codes, const int8_t* xs, int k) {
+        const V16 s = hn::BitCast(
+            D16(), hn::TableLookupBytes(scales, hn::Load(d8, kQ6ScaleIndex.idx[k])));
+        return MulPairs16(MulPairsU8(codes, hn::LoadU(DS8(), xs)), s);
+      };
+      isum = hn::Add(isum, hn::Add(unit(q1, x, 0), unit(q2, x + 32, 1)));
+      isum = hn::Add(isum, hn::Add(unit(q3, x + 64, 2), unit(q4, x + 96, 3)));
+    }
+    // Remove 32 * sum_s sc[s] * bsum[s].
+    const V16 sc16 = hn::PromoteTo(D16(), hn::LoadU(hn::Full128<int8_t>(), sc));
+    const V32 corr = MulPairs16(sc16, hn::LoadU(D16(), bsums));
+    isum = hn::Sub(isum, hn::ShiftLeft<5>(corr));
+    acc = hn::MulAdd(hn::ConvertTo(DF(), isum), hn::Set(DF(), Half(wb + 208) * dx),
+                     acc);
+  }
+};
+
+template <class Fmt>
+HWY_NOINLINE void Rows256(const uint8_t* w, int64_t row_bytes,
+                          int64_t type_size, const QuantizedActivations& x,
+                          float* y, int64_t r0, int64_t r1) {
+  const DF df;
+  const int64_t blocks = x.n / 256;
+  const int8_t* xq = x.q.data();
+  const float* xd = x.d.data();
+  const int16_t* bsums = x.bsums.data();  // [n / 16]
+  for (int64_t r = r0; r < r1; ++r) {
+    const uint8_t* row = w + r * row_bytes;
+    VF acc0 = hn::Zero(df), acc1 = hn::Zero(df);
+    float min0 = 0.f, min1 = 0.f;
+    int64_t b = 0;
+    for (; b + 2 <= blocks; b += 2) {
+      Fmt::Block(row + b * type_size, xq + 256 * b, bsums + 16 * b, xd[b], acc0,
+                 min0);
+      Fmt::Block(row + (b + 1) * type_size, xq + 256 * (b + 1),
+                 bsums + 16 * (b + 1), xd[b + 1], acc1, min1);
+    }
+    if (b < blocks) {
+      Fmt::Block(row + b * type_size, xq + 256 * b, bsums + 16 * b, xd[b], acc0,
+                 min0);
+    }
+    y[r] = hn::GetLane(hn::SumOfLanes(df, hn::Add(acc0, acc1))) - (min0 + min1);
+  }
+}
+
+}  // namespace x86
+// NOLINTNEXTLINE(google-readability-namespace-comments)
+}  // namespace HWY_NAMESPACE
+}  // namespace skv
+HWY_AFTER_NAMESPACE();
+
+#else
+#define SKV_QUANT_DOT_X86 0
+#endif  // HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+
+#endif  // SKV_SIMD_QUANT_DOT_X86_INL_H_ toggle
