@@ -14,6 +14,23 @@ namespace skv {
 inline int MaxThreads() { return omp_get_max_threads(); }
 inline void SetThreads(int n) { omp_set_num_threads(std::max(1, n)); }
 
+// Runs fn(thread_index, n_threads) once on every thread of one parallel
+// region of MaxThreads() threads and returns how many ran: per-thread setup
+// such as pinning a worker to a CPU. libgomp keeps the same pool threads for
+// later regions of the same size (team member i is pool thread i), so such
+// setup sticks. Not for use inside a parallel region.
+template <typename Fn>
+int OnEachThread(const Fn& fn) {
+  int ran = 0;
+#pragma omp parallel
+  {
+    fn(omp_get_thread_num(), omp_get_num_threads());
+#pragma omp atomic
+    ++ran;
+  }
+  return ran;
+}
+
 // Calls fn(i) for every i in [0, n), statically scheduled.
 template <typename Fn>
 void ParallelFor(int64_t n, const Fn& fn) {

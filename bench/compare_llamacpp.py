@@ -14,15 +14,19 @@ by llama.cpp's tokenizer with BOS, its body repeated to length; the ids are
 written to a file and passed to `structkv bench --tokens`, so both runtimes
 see identical ids. Both compute the last position's logits on every step.
 
-Caveat, recorded in the output's `note`: the llama.cpp here is the pip-built
-llama-cpp-python wheel, a portable build (tools/setup.sh builds it with
-GGML_NATIVE=OFF, AVX2/FMA/F16C, no AVX-512), while StructKV dispatches at run
-time to the best target the CPU has (see each row's simd_target). A
-`-DGGML_NATIVE=ON` llama.cpp may be faster on AVX-512 machines.
+Which llama.cpp (`--llama`, recorded in the output's `note`):
+  native    (default when built) models-cache/llama-native, the same
+            llama-cpp-python version compiled with -DGGML_NATIVE=ON for this
+            CPU (AVX-512, VNNI, BF16) by bench/build_llamacpp_native.sh: the
+            fair opponent, since StructKV also uses the best target it finds.
+  portable  the reference build in .venv that the tests use (tools/setup.sh:
+            GGML_NATIVE=OFF, AVX2/FMA/F16C, no AVX-512).
+  DIR       any directory holding a `llama_cpp` package.
 
 Usage (venv python):
   .venv/bin/python bench/compare_llamacpp.py -m models-cache/gemma-3-270m-q4_k_m.gguf \
-      -p 512 -n 32 -d 0,512 -t 2 -r 3 [--structkv build/tools/structkv] [--json OUT]
+      -p 512 -n 32 -d 0,512 -t 2 -r 3 [--llama native|portable|DIR] \
+      [--structkv build/tools/structkv] [--json OUT]
 """
 
 import argparse
@@ -34,12 +38,20 @@ import sys
 import tempfile
 import time
 
-NOTE = ("llama.cpp is the pip-built llama-cpp-python {ver} wheel: a portable "
-        "build (tools/setup.sh: GGML_NATIVE=OFF, AVX2+FMA+F16C, no AVX-512); "
-        "StructKV picks its SIMD target at run time (simd_target column).")
+NOTES = {
+    "portable": ("llama.cpp is the pip-built llama-cpp-python {ver} wheel: a "
+                 "portable build (tools/setup.sh: GGML_NATIVE=OFF, "
+                 "AVX2+FMA+F16C, no AVX-512); "),
+    "native": ("llama.cpp is llama-cpp-python {ver} built with "
+               "-DGGML_NATIVE=ON for this CPU (bench/build_llamacpp_native.sh, "
+               "{path}); "),
+    "dir": "llama.cpp is the llama_cpp package {ver} in {path}; ",
+}
+NOTE_TAIL = "StructKV picks its SIMD target at run time (simd_target column)."
 
 DEFAULT_TEXT = "/usr/share/common-licenses/GPL-3"
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+NATIVE_DIR = os.path.join(REPO, "models-cache", "llama-native")
 
 
 def int_list(flag):
@@ -66,6 +78,17 @@ def plan_tests(prompts, gens, depths):
             name = f"tg{n}" + (f"@d{d}" if d > 0 else "")
             tests.append({"test": name, "n_prompt": 0, "n_gen": n, "depth": d})
     return tests
+
+
+def warmup_test(test):
+    """The shortened run both sides warm up with: <= 512 prompt or depth
+    tokens (one prefill batch: every weight page faulted in) and <= 8
+    decodes."""
+    short = dict(test)
+    short["n_prompt"] = min(test["n_prompt"], 512)
+    short["depth"] = min(test["depth"], 512)
+    short["n_gen"] = min(test["n_gen"], 8)
+    return short
 
 
 def stats(values):
@@ -144,6 +167,9 @@ def main():
     ap.add_argument("-f", "--file", default=DEFAULT_TEXT,
                     help="text whose llama.cpp token ids feed both runtimes")
     ap.add_argument("--structkv", default=os.path.join(REPO, "build/tools/structkv"))
+    ap.add_argument("--llama", default=None,
+                    help="native (models-cache/llama-native; the default when "
+                         "built), portable (.venv), or a directory with llama_cpp")
     ap.add_argument("--json", help="write the comparison as JSON")
     args = ap.parse_args()
     if args.repetitions <= 0:
@@ -158,8 +184,23 @@ def main():
     with open(args.file, "rb") as f:
         text = f.read()
 
+    which = args.llama
+    if which is None:
+        which = "native" if os.path.isdir(NATIVE_DIR) else "portable"
+    path = {"native": NATIVE_DIR, "portable": None}.get(which, which)
+    if path is not None:
+        if not os.path.isdir(os.path.join(path, "llama_cpp")):
+            hint = (" (run bench/build_llamacpp_native.sh)" if which == "native"
+                    else "")
+            ap.error(f"--llama {which}: no llama_cpp package in {path}{hint}")
+        sys.path.insert(0, path)
     import llama_cpp
-    note = NOTE.format(ver=llama_cpp.__version__)
+    kind = which if which in NOTES else "dir"
+    if kind == "portable":
+        print("compare_llamacpp: using the portable llama.cpp build (no AVX-512); "
+              "bench/build_llamacpp_native.sh builds the native one",
+              file=sys.stderr)
+    note = NOTES[kind].format(ver=llama_cpp.__version__, path=path) + NOTE_TAIL
     need = max(t["n_prompt"] or t["depth"] + t["n_gen"] for t in tests)
     results = []
     for model in args.model.split(","):
@@ -175,7 +216,10 @@ def main():
             tokens_file = f.name
         try:
             for test in tests:
-                ref.run(test, ids)  # llama.cpp warm-up (structkv warms up per process)
+                # llama.cpp warm-up, shortened like structkv bench's own
+                # (runtime/bench.h kWarmupPromptTokens / kWarmupDecodeTokens),
+                # which every structkv process does before its repetition.
+                ref.run(warmup_test(test), ids)
                 skv, ref_tps, row = [], [], None
                 for rep in range(args.repetitions):
                     order = ("skv", "ref") if rep % 2 == 0 else ("ref", "skv")
@@ -202,6 +246,7 @@ def main():
                     "ratio": s_mean / r_mean,
                     "structkv_simd_target": row["simd_target"],
                     "quant_type": row["quant_type"],
+                    "llamacpp_build": kind,
                 })
                 r = results[-1]
                 print(f"{os.path.basename(model)} {r['test']}: structkv "

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -73,6 +74,12 @@ class GgufFile {
   uint64_t file_size() const { return size_; }
   uint64_t alignment() const { return alignment_; }
   uint64_t data_offset() const { return data_offset_; }
+  // The mapped tensor data, [data_offset, file_size): the region NUMA
+  // placement policies apply to.
+  std::span<const uint8_t> tensor_data() const {
+    if (base_ == nullptr || data_offset_ >= size_) return {};
+    return {base_ + data_offset_, static_cast<size_t>(size_ - data_offset_)};
+  }
 
   // Metadata in file order.
   const std::vector<std::pair<std::string, GgufValue>>& metadata() const {

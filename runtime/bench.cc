@@ -7,6 +7,8 @@
 
 #include "base/parallel.h"
 #include "runtime/session.h"
+#include "simd/dispatch.h"
+#include "simd/matmul.h"
 #include "simd/quant.h"
 #include "simd/quant_dot.h"
 
@@ -96,16 +98,13 @@ SampleStats ComputeStats(std::span<const double> values) {
 }
 
 StatusOr<std::vector<double>> MeasureRepetitions(
-    int reps, bool warmup, int64_t tokens,
+    int reps, const std::function<Status()>& warmup, int64_t tokens,
     const std::function<StatusOr<double>()>& timed_once) {
   if (reps <= 0) {
     return Status::Error("-r/--repetitions must be > 0, got " +
                          std::to_string(reps));
   }
-  if (warmup) {
-    SKV_ASSIGN_OR_RETURN(double ignored, timed_once());
-    (void)ignored;
-  }
+  if (warmup) SKV_RETURN_IF_ERROR(warmup());
   std::vector<double> tps;  // [reps]
   for (int r = 0; r < reps; ++r) {
     SKV_ASSIGN_OR_RETURN(double seconds, timed_once());
@@ -157,39 +156,46 @@ StatusOr<std::vector<BenchRow>> RunModelBench(
     // KV bytes before and after the timed decode: the decode reads their
     // average per token.
     int64_t kv_before = 0, kv_after = 0;
-    std::function<StatusOr<double>()> once;
-    if (!test.is_decode()) {
-      once = [&]() -> StatusOr<double> {
-        session.Reset();
+    // One run of the test with `prompt` prefill tokens (or `depth` context
+    // tokens then `gen` decodes); returns the seconds of the timed part.
+    auto run = [&](int64_t prompt, int64_t depth, int64_t gen) -> StatusOr<double> {
+      session.Reset();
+      if (!test.is_decode()) {
         const auto start = std::chrono::steady_clock::now();
-        SKV_RETURN_IF_ERROR(session.Evaluate(tokens.first(test.n_prompt),
+        SKV_RETURN_IF_ERROR(session.Evaluate(tokens.first(prompt),
                                              /*all_logits=*/false, &logits));
         const double s = SecondsSince(start);
         kv_after = session.kv().live_bytes();
         return s;
-      };
-    } else {
-      once = [&]() -> StatusOr<double> {
-        session.Reset();
-        if (test.depth > 0) {
-          SKV_RETURN_IF_ERROR(session.Evaluate(tokens.first(test.depth),
-                                               /*all_logits=*/false, &logits));
-        }
-        kv_before = session.kv().live_bytes();
-        const auto start = std::chrono::steady_clock::now();
-        for (int64_t i = 0; i < test.n_gen; ++i) {
-          SKV_RETURN_IF_ERROR(session.Evaluate(tokens.subspan(test.depth + i, 1),
-                                               /*all_logits=*/false, &logits));
-        }
-        const double s = SecondsSince(start);
-        kv_after = session.kv().live_bytes();
-        return s;
+      }
+      if (depth > 0) {
+        SKV_RETURN_IF_ERROR(session.Evaluate(tokens.first(depth),
+                                             /*all_logits=*/false, &logits));
+      }
+      kv_before = session.kv().live_bytes();
+      const auto start = std::chrono::steady_clock::now();
+      for (int64_t i = 0; i < gen; ++i) {
+        SKV_RETURN_IF_ERROR(session.Evaluate(tokens.subspan(depth + i, 1),
+                                             /*all_logits=*/false, &logits));
+      }
+      const double s = SecondsSince(start);
+      kv_after = session.kv().live_bytes();
+      return s;
+    };
+    auto once = [&]() { return run(test.n_prompt, test.depth, test.n_gen); };
+    std::function<Status()> warmup;
+    if (options.warmup) {
+      warmup = [&]() -> Status {
+        return run(std::min(test.n_prompt, kWarmupPromptTokens),
+                   std::min(test.depth, kWarmupPromptTokens),
+                   std::min(test.n_gen, kWarmupDecodeTokens))
+            .status();
       };
     }
     const int64_t timed_tokens = test.is_decode() ? test.n_gen : test.n_prompt;
     SKV_ASSIGN_OR_RETURN(
         std::vector<double> tps,
-        MeasureRepetitions(options.reps, options.warmup, timed_tokens, once));
+        MeasureRepetitions(options.reps, warmup, timed_tokens, once));
     const SampleStats stats = ComputeStats(tps);
 
     BenchRow row;
@@ -208,10 +214,13 @@ StatusOr<std::vector<BenchRow>> RunModelBench(
     row.reps = stats.n;
     row.threads = ctx.threads();
     row.simd_target = ActiveSimdTarget();
+    row.prefill_gemm = GemmTypeName(PrefillGemm());
     if (row.simd_target != IntegerDotTarget()) {
       row.simd_target += std::string("/") + IntegerDotTarget();
     }
+    row.numa_policy = std::string(NumaPolicyName(ctx.placement().policy));
     row.numa_nodes = ctx.topology().n_nodes();
+    row.pinned = ctx.pinned();
     row.peak_rss_bytes = PeakRssBytes();
     row.kv_bytes = kv_after;
     if (test.is_decode()) {

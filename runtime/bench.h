@@ -39,12 +39,20 @@ struct SampleStats {
 };
 SampleStats ComputeStats(std::span<const double> values);
 
-// Calls `timed_once` (which returns the seconds of its timed part) once as an
-// unrecorded warm-up when `warmup`, then `reps` times, and returns tokens/s of
-// each repetition (`tokens` / seconds).
+// Calls `warmup` (unrecorded; may be empty) once, then `timed_once` (which
+// returns the seconds of its timed part) `reps` times, and returns tokens/s
+// of each repetition (`tokens` / seconds).
 StatusOr<std::vector<double>> MeasureRepetitions(
-    int reps, bool warmup, int64_t tokens,
+    int reps, const std::function<Status()>& warmup, int64_t tokens,
     const std::function<StatusOr<double>()>& timed_once);
+
+// The warm-up runs a shortened test of the same kind: at most this many
+// prompt (or depth) tokens, which is one prefill batch, enough to fault in
+// every weight page and size the batch scratch, and at most
+// kWarmupDecodeTokens decodes. A full-length warm-up would double the cost
+// of a pp4096 or tg@d4096 row for nothing the timed runs need.
+inline constexpr int64_t kWarmupPromptTokens = 512;
+inline constexpr int64_t kWarmupDecodeTokens = 8;
 
 struct BenchTest {
   int64_t n_prompt = 0;  // > 0: a prefill test
@@ -75,8 +83,11 @@ struct BenchRow {
   // "AVX3/AVX3_DL" when the quantised decode GEMV (integer dots, VNNI)
   // runs on a different target than the float kernels.
   std::string simd_target;
-  std::string numa_policy = "none";
-  int numa_nodes = 1;
+  // GEMM behind prefill batches (simd/matmul.h PrefillGemm: "f32", "bf16").
+  std::string prefill_gemm;
+  std::string numa_policy = "none";  // resolved --numa policy (never "auto")
+  int numa_nodes = 1;                // nodes of the machine (usable CPUs)
+  bool pinned = false;               // every worker pinned to its planned CPU
   int64_t peak_rss_bytes = 0;
   int64_t kv_bytes = 0;       // session's live KV bytes at the end of the test
   // tg rows: bytes each decode step streams, weights + the mean live KV over

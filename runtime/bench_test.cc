@@ -86,23 +86,34 @@ TEST(BenchPlan, NamesAndOrder) {
 }
 
 TEST(BenchMeasure, WarmupIsNotRecorded) {
-  int calls = 0;
-  auto tps = MeasureRepetitions(3, /*warmup=*/true, 100,
-                                [&]() -> StatusOr<double> {
-                                  ++calls;
-                                  // Warm-up is slow, the timed runs 0.5 s.
-                                  return calls == 1 ? 10.0 : 0.5;
-                                });
+  int warmups = 0, calls = 0;
+  auto tps = MeasureRepetitions(
+      3,
+      [&]() -> Status {
+        EXPECT_EQ(calls, 0);  // the warm-up comes first
+        ++warmups;
+        return Status::Ok();
+      },
+      100, [&]() -> StatusOr<double> {
+        ++calls;
+        return 0.5;
+      });
   ASSERT_TRUE(tps.ok());
-  EXPECT_EQ(calls, 4);
+  EXPECT_EQ(warmups, 1);
+  EXPECT_EQ(calls, 3);
   EXPECT_EQ(*tps, (std::vector<double>{200, 200, 200}));
+  // A failing warm-up fails the measurement.
+  auto failed = MeasureRepetitions(
+      1, [] { return Status::Error("warm-up failed"); }, 1,
+      []() -> StatusOr<double> { return 1.0; });
+  EXPECT_FALSE(failed.ok());
 }
 
 TEST(BenchMeasure, ErrorsPropagateAndRepsValidated) {
   auto failing = [] () -> StatusOr<double> { return Status::Error("boom"); };
-  EXPECT_FALSE(MeasureRepetitions(2, false, 1, failing).ok());
+  EXPECT_FALSE(MeasureRepetitions(2, nullptr, 1, failing).ok());
   auto ok = [] () -> StatusOr<double> { return 1.0; };
-  auto r = MeasureRepetitions(0, false, 1, ok);
+  auto r = MeasureRepetitions(0, nullptr, 1, ok);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("-r"), std::string::npos);
 }
@@ -118,7 +129,7 @@ TEST(BenchRowSchema, JsonHasEveryKey) {
        {"model_path", "architecture", "model_bytes", "weight_bytes",
         "quant_type", "test", "n_prompt", "n_gen", "depth", "tps_mean",
         "tps_stddev", "tps_samples", "reps", "threads", "simd_target",
-        "numa_policy", "numa_nodes", "peak_rss_bytes", "kv_bytes",
+        "prefill_gemm", "numa_policy", "numa_nodes", "pinned", "peak_rss_bytes", "kv_bytes",
         "bytes_per_token", "bw_gbps", "bw_fraction"}) {
     EXPECT_TRUE(j.contains(key)) << key;
   }

@@ -39,4 +39,28 @@ Status CapSimdTargetsFromEnv() {
   return CapSimdTargets(v, kSimdMaxEnv);
 }
 
+const char* GemmTypeName(GemmType type) {
+  switch (type) {
+    case GemmType::kBF16: return "bf16";
+    case GemmType::kInt8: return "int8";
+    default: return "f32";
+  }
+}
+
+StatusOr<GemmType> GemmTypeByName(const std::string& name) {
+  if (name == "f32") return GemmType::kF32;
+  if (name == "bf16") return GemmType::kBF16;
+  if (name == "int8") return GemmType::kInt8;
+  return Status::Error("unknown GEMM type '" + name +
+                       "' (expected int8, f32 or bf16)");
+}
+
+StatusOr<std::optional<GemmType>> GemmTypeFromEnv() {
+  const char* v = std::getenv(kGemmEnv);
+  if (v == nullptr || *v == '\0') return std::optional<GemmType>();
+  StatusOr<GemmType> type = GemmTypeByName(v);
+  if (!type.ok()) return type.status().Annotate(kGemmEnv);
+  return std::optional<GemmType>(*type);
+}
+
 }  // namespace skv

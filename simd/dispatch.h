@@ -1,4 +1,7 @@
-// A cap on Highway's runtime dispatch, for the whole process. CI reruns the
+// Process-wide kernel choices made from the environment: a cap on Highway's
+// runtime dispatch, and the prefill GEMM type.
+//
+// The cap on Highway's runtime dispatch, for the whole process. CI reruns the
 // unit tests with AVX-512 disabled (tools/test.sh), and a benchmark can be
 // taken on the AVX2 kernels of an AVX-512 machine:
 //
@@ -11,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "base/status.h"
@@ -30,5 +34,28 @@ Status CapSimdTargets(const std::string& name, const std::string& source);
 // Applies STRUCTKV_SIMD_MAX if it is set (and non-empty). Returns its
 // outcome; unset is Ok.
 Status CapSimdTargetsFromEnv();
+
+// The GEMM behind prefill (matmul.h): f32, the default, dequantises weights
+// to f32 for oneDNN's sgemm; bf16 uses oneDNN's matmul primitive on bf16
+// operands (f32 accumulation); int8 multiplies 8-bit quantised activations
+// with the quantised weight blocks in integer dot products (quant_gemm.h)
+// where the weight type has a tiled kernel, and uses f32 for every other
+// type. STRUCTKV_GEMM overrides the default for the process (see PrefillGemm
+// for why bf16 and int8 are not the default):
+//
+//   STRUCTKV_GEMM=int8 build/tools/structkv bench -m model.gguf -n 0
+enum class GemmType { kF32, kBF16, kInt8 };
+
+inline constexpr const char kGemmEnv[] = "STRUCTKV_GEMM";
+
+const char* GemmTypeName(GemmType type);  // "f32", "bf16", "int8"
+
+// "f32", "bf16" or "int8", or an error naming the value and the accepted
+// names.
+StatusOr<GemmType> GemmTypeByName(const std::string& name);
+
+// STRUCTKV_GEMM's choice: nullopt where it is unset or empty, an error that
+// names the variable for any other value than f32, bf16 or int8.
+StatusOr<std::optional<GemmType>> GemmTypeFromEnv();
 
 }  // namespace skv

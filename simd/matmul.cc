@@ -1,15 +1,16 @@
 #include "simd/matmul.h"
 
-#include <dnnl.h>
-
 #include <algorithm>
+#include <cstdio>
 #include <vector>
 
 #include "base/check.h"
 #include "base/parallel.h"
 #include "simd/activation_round.h"
+#include "simd/onednn_gemm.h"
 #include "simd/quant.h"
 #include "simd/quant_dot.h"
+#include "simd/quant_gemm.h"
 
 namespace skv {
 namespace {
@@ -17,22 +18,15 @@ namespace {
 // Batches up to this size run as GEMVs on the quantised rows: at these sizes
 // the product is bound by reading the weights, which GEMV does once per row.
 constexpr int64_t kGemvMaxBatch = 2;
-// Target size of a dequantised f32 panel: large enough to amortise oneDNN's
-// call overhead, small enough to stay in L2/L3 while the GEMM consumes it.
-constexpr int64_t kPanelFloats = 1 << 18;
+// Target size of a dequantised weight panel (1 MiB: 2^18 f32 or 2^19 bf16
+// values): large enough to amortise oneDNN's call overhead, small enough to
+// stay in L2/L3 while the GEMM consumes it.
+constexpr int64_t kPanelBytes = 1 << 20;
 
-void Sgemm(const float* x, int64_t x_stride, int64_t T, const float* w,
-           int64_t w_stride, int64_t rows, int64_t cols, float* y,
-           int64_t y_stride) {
-  // Row-major: y[T][rows] = x[T][cols] * w[rows][cols]^T.
-  const dnnl_status_t st = dnnl_sgemm('N', 'T', T, rows, cols, 1.0f, x,
-                                      x_stride, w, w_stride, 0.0f, y, y_stride);
-  SKV_CHECK(st == dnnl_success);
+// Rows per weight panel for elements of `elem_bytes` bytes.
+int64_t PanelRows(const MatrixRef& w, int64_t elem_bytes) {
+  return std::clamp<int64_t>(kPanelBytes / (elem_bytes * w.cols), 16, w.rows);
 }
-
-// Dequantises row panels of W into f32 and multiplies them with oneDNN.
-void DequantizedGemm(const MatrixRef& w, const float* x, int64_t x_stride,
-                     int64_t T, float* y, int64_t y_stride);
 
 // Decode GEMV with integer dot products: x is quantised to the weights'
 // 8-bit activation type (the values RoundActivations produces) and each row
@@ -55,13 +49,151 @@ bool IntegerGemv(const MatrixRef& w, const float* x, int64_t x_stride,
   return true;
 }
 
+// int8 prefill: quantises every token's activations to the weights' 8-bit
+// activation type and runs the tiled integer GEMM (quant_gemm.h), which
+// computes each output exactly as the decode GEMV does. Returns false
+// (nothing written) where the type has no tiled kernel on this CPU or x is
+// not finite (the float path then propagates nan/inf).
+bool IntegerGemm(const MatrixRef& w, const float* x, int64_t x_stride,
+                 int64_t T, float* y, int64_t y_stride) {
+  if (!HasIntegerGemm(w.type)) return false;
+  // Per call, not thread_local: a prefill batch of T tokens holds about
+  // 5 * T * cols bytes, which should not stay allocated after it.
+  std::vector<QuantizedActivations> xq(T);  // [T]
+  std::vector<char> finite(T);              // [T] 0 where x[t] has nan/inf
+  ParallelFor(T, [&](int64_t t) {
+    QuantizeActivations(w.type, x + t * x_stride, w.cols, &xq[t]);
+    finite[t] = xq[t].finite;
+  });
+  for (int64_t t = 0; t < T; ++t) {
+    if (!finite[t]) return false;
+  }
+  MatMulQ8(w.type, w.data, w.row_bytes, xq.data(), T, y, y_stride, w.rows);
+  return true;
+}
+
+// f32 prefill: dequantises row panels of W into f32 and multiplies them with
+// oneDNN's sgemm. x holds the already rounded activations.
+void DequantizedGemmF32(const MatrixRef& w, const float* x, int64_t x_stride,
+                        int64_t T, float* y, int64_t y_stride) {
+  if (w.type == GgmlType::kF32) {
+    GemmF32(x, x_stride, T, static_cast<const float*>(w.data),
+            w.row_bytes / static_cast<int64_t>(sizeof(float)), w.rows, w.cols,
+            y, y_stride);
+    return;
+  }
+  const int64_t panel_rows = PanelRows(w, sizeof(float));
+  std::vector<float> panel(panel_rows * w.cols);  // [panel_rows][cols]
+  const auto* base = static_cast<const uint8_t*>(w.data);
+  for (int64_t r0 = 0; r0 < w.rows; r0 += panel_rows) {
+    const int64_t n = std::min(panel_rows, w.rows - r0);
+    ParallelRanges(n, 8, [&](int64_t b, int64_t e) {
+      for (int64_t r = b; r < e; ++r) {
+        DequantizeRow(w.type, base + (r0 + r) * w.row_bytes,
+                      panel.data() + r * w.cols, w.cols);
+      }
+    });
+    GemmF32(x, x_stride, T, panel.data(), w.cols, n, w.cols, y + r0, y_stride);
+  }
+}
+
+// bf16 prefill: rounds the activations as ggml does (RoundActivations) and
+// then to bf16 once, dequantises row panels of W straight into bf16 (BF16
+// weights are used in place) and multiplies with oneDNN's matmul primitive,
+// accumulating in f32. Returns false, with nothing written, where oneDNN has
+// no bf16 matmul for the shapes this call needs.
+bool DequantizedGemmBF16(const MatrixRef& w, const float* x, int64_t x_stride,
+                         int64_t T, float* y, int64_t y_stride) {
+  const int64_t K = w.cols;
+  const bool in_place =
+      w.type == GgmlType::kBF16 && w.row_bytes % sizeof(uint16_t) == 0;
+  const int64_t panel_rows = in_place ? w.rows : PanelRows(w, sizeof(uint16_t));
+  const GemmBF16Shape full{T, panel_rows, K, K,
+                           in_place ? w.row_bytes / 2 : K, y_stride};
+  GemmBF16Shape last = full;  // the narrower panel at the end, if any
+  last.N = w.rows % panel_rows;
+  if (!CanGemmBF16(full) || (last.N != 0 && !CanGemmBF16(last))) return false;
+  // Resolve the dispatch target before the threads start, so they never
+  // race on Highway's lazy initialisation.
+  (void)ActiveSimdTarget();
+
+  std::vector<uint16_t> xb(T * K);  // [T][K] activations, bf16 bits
+  {
+    std::vector<float> xr(T * K);  // [T][K] rounded as ggml rounds them
+    ParallelFor(T, [&](int64_t t) {
+      RoundActivations(w.type, x + t * x_stride, xr.data() + t * K, K);
+      F32ToBF16(xr.data() + t * K, xb.data() + t * K, K);
+    });
+  }
+  if (in_place) {
+    GemmBF16(full, xb.data(), static_cast<const uint16_t*>(w.data), y);
+    return true;
+  }
+  std::vector<uint16_t> panel(panel_rows * K);  // [panel_rows][K] bf16 bits
+  const auto* base = static_cast<const uint8_t*>(w.data);
+  for (int64_t r0 = 0; r0 < w.rows; r0 += panel_rows) {
+    const int64_t n = std::min(panel_rows, w.rows - r0);
+    ParallelRanges(n, 8, [&](int64_t b, int64_t e) {
+      for (int64_t r = b; r < e; ++r) {
+        DequantizeRowBF16(w.type, base + (r0 + r) * w.row_bytes,
+                          panel.data() + r * K, K);
+      }
+    });
+    GemmBF16(n == panel_rows ? full : last, xb.data(), panel.data(), y + r0);
+  }
+  return true;
+}
+
+GemmType ChoosePrefillGemm() {
+  StatusOr<std::optional<GemmType>> env = GemmTypeFromEnv();
+  if (!env.ok()) {
+    std::fprintf(stderr, "structkv: %s (ignored)\n",
+                 env.status().message().c_str());
+    return GemmType::kF32;
+  }
+  // int8 stays opt-in until it beats f32 end to end: the tiled kernels are
+  // exact (tests) but, with per-call activation quantisation and the K-quant
+  // mins reduced per (row, token), they measured slower than sgemm on the
+  // 2-core AVX512-VNNI box (see quant_gemm.h).
+  if (env->has_value() && **env == GemmType::kInt8) return GemmType::kInt8;
+  if (env->has_value() && **env == GemmType::kBF16) {
+    if (HasNativeBF16()) return GemmType::kBF16;
+    // oneDNN would emulate bf16 on plain AVX-512: slower than f32 and less
+    // accurate, so the request buys nothing.
+    std::fprintf(stderr,
+                 "structkv: %s=bf16: this CPU has no native bf16 dot "
+                 "products; using f32\n",
+                 kGemmEnv);
+  }
+  return GemmType::kF32;
+}
+
 }  // namespace
+
+GemmType PrefillGemm() {
+  static const GemmType chosen = ChoosePrefillGemm();
+  return chosen;
+}
 
 void MatMul(const MatrixRef& w, const float* x, int64_t x_stride, int64_t T,
             float* y, int64_t y_stride) {
+  MatMul(w, x, x_stride, T, y, y_stride, PrefillGemm());
+}
+
+void MatMul(const MatrixRef& w, const float* x, int64_t x_stride, int64_t T,
+            float* y, int64_t y_stride, GemmType gemm) {
   SKV_CHECK(w.data != nullptr && w.rows > 0 && w.cols > 0);
   if (T <= 0) return;
   if (T <= kGemvMaxBatch && IntegerGemv(w, x, x_stride, T, y, y_stride)) return;
+  if (T > kGemvMaxBatch && gemm == GemmType::kInt8 &&
+      IntegerGemm(w, x, x_stride, T, y, y_stride)) {
+    return;
+  }
+  if (T > kGemvMaxBatch && gemm == GemmType::kBF16 &&
+      w.type != GgmlType::kF32 &&
+      DequantizedGemmBF16(w, x, x_stride, T, y, y_stride)) {
+    return;
+  }
   // Round the activations to the weights' dot-product type first, exactly as
   // llama.cpp does (see activation_round.h).
   std::vector<float> xr;  // [T][cols]
@@ -79,35 +211,8 @@ void MatMul(const MatrixRef& w, const float* x, int64_t x_stride, int64_t T,
              y + t * y_stride, w.rows);
     }
   } else {
-    DequantizedGemm(w, x, x_stride, T, y, y_stride);
+    DequantizedGemmF32(w, x, x_stride, T, y, y_stride);
   }
 }
 
-namespace {
-
-void DequantizedGemm(const MatrixRef& w, const float* x, int64_t x_stride,
-                     int64_t T, float* y, int64_t y_stride) {
-  if (w.type == GgmlType::kF32) {
-    Sgemm(x, x_stride, T, static_cast<const float*>(w.data),
-          w.row_bytes / static_cast<int64_t>(sizeof(float)), w.rows, w.cols, y,
-          y_stride);
-    return;
-  }
-  const int64_t panel_rows =
-      std::clamp<int64_t>(kPanelFloats / w.cols, 16, w.rows);
-  std::vector<float> panel(panel_rows * w.cols);  // [panel_rows][cols]
-  const auto* base = static_cast<const uint8_t*>(w.data);
-  for (int64_t r0 = 0; r0 < w.rows; r0 += panel_rows) {
-    const int64_t n = std::min(panel_rows, w.rows - r0);
-    ParallelRanges(n, 8, [&](int64_t b, int64_t e) {
-      for (int64_t r = b; r < e; ++r) {
-        DequantizeRow(w.type, base + (r0 + r) * w.row_bytes,
-                      panel.data() + r * w.cols, w.cols);
-      }
-    });
-    Sgemm(x, x_stride, T, panel.data(), w.cols, n, w.cols, y + r0, y_stride);
-  }
-}
-
-}  // namespace
 }  // namespace skv

@@ -1,12 +1,16 @@
 // Y = X * W^T for a weight matrix stored in any computable GGML format.
 // Small batches (decode) use the quantised GEMV kernels, which read each
 // weight byte once: integer dot products on 8-bit activations where the type
-// has them (quant_dot.h), f32 FMAs otherwise; larger batches (prefill)
-// dequantise row panels of W into f32 and hand them to oneDNN's GEMM.
+// has them (quant_dot.h), f32 FMAs otherwise. Larger batches (prefill) use
+// the tiled integer GEMM (quant_gemm.h) for quantised types that have one,
+// and otherwise dequantise row panels of W and hand them to oneDNN
+// (onednn_gemm.h): into f32 for sgemm, or into bf16 for its matmul primitive
+// (GemmType, see dispatch.h for the choice and its STRUCTKV_GEMM override).
 #pragma once
 
 #include <cstdint>
 
+#include "simd/dispatch.h"
 #include "simd/ggml_types.h"
 
 namespace skv {
@@ -20,7 +24,35 @@ struct MatrixRef {
 };
 
 // x: [T][w.cols] (row stride x_stride), y: [T][w.rows] (row stride y_stride).
+// Prefill batches use PrefillGemm().
 void MatMul(const MatrixRef& w, const float* x, int64_t x_stride, int64_t T,
             float* y, int64_t y_stride);
+
+// The same with the prefill GEMM named (tests and benchmarks compare them).
+// bf16 applies to prefill batches of 16-bit and quantised weights: F32
+// weights keep the f32 GEMM (whoever stored f32 asked for its precision),
+// and so does any shape oneDNN has no bf16 matmul for on this CPU.
+void MatMul(const MatrixRef& w, const float* x, int64_t x_stride, int64_t T,
+            float* y, int64_t y_stride, GemmType gemm);
+
+// The prefill GEMM of this process: f32, or int8 where STRUCTKV_GEMM=int8
+// asks for it (integer dot products for the types with a tiled kernel,
+// quant_gemm.h; f32 for all others), or bf16 where STRUCTKV_GEMM=bf16 does
+// and the CPU has native bf16 dot products (HasNativeBF16 in onednn_gemm.h;
+// emulated bf16 is slower than f32). Decided on first use. int8 computes each
+// output exactly as the decode GEMV does (prefill and decode agree bit for
+// bit) and multiplies the same values llama.cpp's CPU backend does; it is
+// opt-in until it is faster than f32 end to end (not yet: see
+// ChoosePrefillGemm in matmul.cc).
+// bf16 is opt-in because it loses on both counts measured so far: on an
+// AVX512-BF16 core without AMX, vdpbf16ps sustains half the f32 FMA rate
+// (oneDNN bf16 matmul ~55 GFLOP/s per core vs sgemm ~90), and rounding both
+// operands to 8 significant bits moves the random-weight fixtures outside
+// the llama.cpp agreement gates (top-1 0.90 / 0.85 < 0.93 on llama /
+// llama-yarn; tests/CMakeLists.txt). A bad STRUCTKV_GEMM is reported once on
+// stderr and f32 used (library code never exits); a tool that must refuse
+// it checks GemmTypeFromEnv() first, and simd's DispatchTest fails on it so
+// CI cannot run with a typo.
+GemmType PrefillGemm();
 
 }  // namespace skv

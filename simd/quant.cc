@@ -1,5 +1,6 @@
-// Highway kernels for GGML rows: dequantisation, dot with an f32 vector, the
-// decode GEMV (MatVec) and 16-bit float conversions.
+// Highway kernels for GGML rows: dequantisation (to f32, or to bf16 for the
+// prefill GEMM), dot with an f32 vector, the decode GEMV (MatVec) and 16-bit
+// float conversions.
 //
 // Every block format is described once by a `Decode` function that turns a
 // block into f32 vectors and hands them to a sink; the dot sink multiplies
@@ -230,6 +231,17 @@ struct StoreSink {
   template <int K>
   HWY_INLINE void Put(int64_t off, VF w) {
     hn::StoreU(w, DF(), y + off);
+  }
+  HWY_INLINE void Advance(int64_t n) { y += n; }
+};
+
+// Rounds each decoded vector to bfloat16 on the way out, so the bf16 GEMM's
+// weight panel is written once, without an f32 row in between.
+struct StoreBF16Sink {
+  uint16_t* y;  // [block_size] the block's slice of the output row (bf16 bits)
+  template <int K>
+  HWY_INLINE void Put(int64_t off, VF w) {
+    hn::StoreU(F32ToBF16Bits(w), DU16(), y + off);
   }
   HWY_INLINE void Advance(int64_t n) { y += n; }
 };
@@ -484,6 +496,16 @@ HWY_INLINE void DequantRowT(const uint8_t* row, float* y, int64_t n) {
 }
 
 template <class Fmt>
+HWY_INLINE void DequantRowBF16T(const uint8_t* row, uint16_t* y, int64_t n) {
+  StoreBF16Sink sink{y};
+  const int64_t blocks = n / Fmt::kBlock;
+  for (int64_t b = 0; b < blocks; ++b) {
+    Fmt::Decode(row + b * Fmt::kBytes, sink);
+    sink.Advance(Fmt::kBlock);
+  }
+}
+
+template <class Fmt>
 HWY_NOINLINE void RowsT(const uint8_t* w, int64_t row_bytes, const float* x,
                         int64_t n, float* y, int64_t r0, int64_t r1) {
   for (int64_t r = r0; r < r1; ++r) y[r] = DotRowT<Fmt>(w + r * row_bytes, x, n);
@@ -563,6 +585,39 @@ void DequantizeRowImpl(GgmlType type, const void* src, float* dst, int64_t n) {
   SKV_CHECK(ok);
 }
 
+void DequantizeRowBF16Impl(GgmlType type, const void* src, uint16_t* dst,
+                           int64_t n) {
+  switch (type) {
+    case GgmlType::kF32:
+      F32ToBF16Impl(static_cast<const float*>(src), dst, n);
+      return;
+    case GgmlType::kF16: {
+      // f16 -> f32 is exact, so one rounding (to bf16) as in the reference.
+      const auto* h = static_cast<const uint16_t*>(src);
+      const DF df;
+      const int64_t N = static_cast<int64_t>(hn::Lanes(df));
+      int64_t i = 0;
+      for (; i + N <= n; i += N) {
+        hn::StoreU(F32ToBF16Bits(LoadHalf(h + i)), DU16(), dst + i);
+      }
+      for (; i < n; ++i) {
+        dst[i] = quant_internal::F32ToBF16Bits(F16BitsToF32(h[i]));
+      }
+      return;
+    }
+    case GgmlType::kBF16:
+      std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(uint16_t));
+      return;
+    default:
+      break;
+  }
+  const uint8_t* s = static_cast<const uint8_t*>(src);
+  const bool ok = WithFormat(type, [&](auto fmt) {
+    DequantRowBF16T<decltype(fmt)>(s, dst, n);
+  });
+  SKV_CHECK(ok);
+}
+
 const char* TargetNameImpl() { return hwy::TargetName(HWY_TARGET); }
 
 // NOLINTNEXTLINE(google-readability-namespace-comments)
@@ -597,6 +652,7 @@ HWY_EXPORT(F32ToBF16Impl);
 HWY_EXPORT(MatVecRowsImpl);
 HWY_EXPORT(DotRowImpl);
 HWY_EXPORT(DequantizeRowImpl);
+HWY_EXPORT(DequantizeRowBF16Impl);
 HWY_EXPORT(TargetNameImpl);
 
 namespace {
@@ -612,6 +668,12 @@ void CheckRow(GgmlType type, int64_t n) {
 void DequantizeRow(GgmlType type, const void* src, float* dst, int64_t n) {
   CheckRow(type, n);
   HWY_DYNAMIC_DISPATCH(DequantizeRowImpl)(type, src, dst, n);
+}
+
+void DequantizeRowBF16(GgmlType type, const void* src, uint16_t* dst,
+                       int64_t n) {
+  CheckRow(type, n);
+  HWY_DYNAMIC_DISPATCH(DequantizeRowBF16Impl)(type, src, dst, n);
 }
 
 float DotRow(GgmlType type, const void* row, const float* x, int64_t n) {

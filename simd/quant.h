@@ -13,6 +13,15 @@ namespace skv {
 void DequantizeRowRef(GgmlType type, const void* src, float* dst, int64_t n);
 void DequantizeRow(GgmlType type, const void* src, float* dst, int64_t n);
 
+// dst[0..n) = the dequantised row rounded to bfloat16 bits (nearest even, as
+// F32ToBF16): the weights of the bf16 prefill GEMM (matmul.cc), written
+// without an f32 row in between. The Ref version is, by definition,
+// DequantizeRowRef followed by that rounding; the dispatched one is bit-equal.
+void DequantizeRowBF16Ref(GgmlType type, const void* src, uint16_t* dst,
+                          int64_t n);
+void DequantizeRowBF16(GgmlType type, const void* src, uint16_t* dst,
+                       int64_t n);
+
 // Returns sum_i dequant(row)[i] * x[i]. The reference accumulates in double
 // (it is the tests' oracle); DotRow accumulates in f32 lanes.
 float DotRowRef(GgmlType type, const void* row, const float* x, int64_t n);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "base/check.h"
 #include "simd/quant.h"
@@ -301,6 +302,13 @@ void DequantizeRowRef(GgmlType type, const void* src, float* dst, int64_t n) {
   for (int64_t b = 0; b < n / t.block_size; ++b) {
     fn(s + b * t.type_size, dst + b * t.block_size);
   }
+}
+
+void DequantizeRowBF16Ref(GgmlType type, const void* src, uint16_t* dst,
+                          int64_t n) {
+  std::vector<float> f(static_cast<size_t>(n));  // [n] the exact f32 row
+  DequantizeRowRef(type, src, f.data(), n);
+  for (int64_t i = 0; i < n; ++i) dst[i] = quant_internal::F32ToBF16Bits(f[i]);
 }
 
 float DotRowRef(GgmlType type, const void* row, const float* x, int64_t n) {

@@ -134,14 +134,16 @@ double DotTolerance(GgmlType type, const uint8_t* row, const float* x, int64_t n
   return kEps * (2.0 * std::sqrt(static_cast<double>(n)) + 4.0) * abs_sum + 1e-30;
 }
 
-// Checks DequantizeRow, DotRow and MatVec against the reference for `rows`
-// rows of data (on the currently dispatched target).
+// Checks DequantizeRow, DequantizeRowBF16, DotRow and MatVec against the
+// reference for `rows` rows of data (on the currently dispatched target).
 void CheckKernels(GgmlType type, const uint8_t* data, int64_t rows, int64_t n,
                   const float* x) {
   const int64_t row_bytes = GgmlRowBytes(type, n);
   const std::string name = GgmlTypeName(type);
   std::vector<float> want(static_cast<size_t>(n)), got(static_cast<size_t>(n));  // [n]
   std::vector<float> y(static_cast<size_t>(rows), -1.0f);  // [rows]
+  std::vector<uint16_t> got_bf16(static_cast<size_t>(n)),
+      want_bf16(static_cast<size_t>(n));  // [n] bf16 bits
   MatVec(type, data, row_bytes, x, n, y.data(), rows);
   double worst = 0.0;
   int64_t worst_row = -1;
@@ -151,6 +153,19 @@ void CheckKernels(GgmlType type, const uint8_t* data, int64_t rows, int64_t n,
     DequantizeRow(type, row, got.data(), n);
     ExpectSameFloats(name + " DequantizeRow row " + std::to_string(r), got.data(),
                      want.data(), n);
+    // bf16 output: the reference rounding of the exact row, bit for bit.
+    DequantizeRowBF16(type, row, got_bf16.data(), n);
+    DequantizeRowBF16Ref(type, row, want_bf16.data(), n);
+    for (int64_t i = 0; i < n; ++i) {
+      const uint16_t rounded = quant_internal::F32ToBF16Bits(want[i]);
+      if (got_bf16[i] != want_bf16[i] || want_bf16[i] != rounded) {
+        ADD_FAILURE() << name << " DequantizeRowBF16 row " << r << " element "
+                      << i << " of " << n << ": got 0x" << std::hex
+                      << got_bf16[i] << " ref 0x" << want_bf16[i]
+                      << " rounded f32 0x" << rounded;
+        break;
+      }
+    }
     const double ref = DotRowRef(type, row, x, n);
     const double tol = DotTolerance(type, row, x, n);
     const double dot_err = std::fabs(DotRow(type, row, x, n) - ref);

@@ -51,12 +51,23 @@ def main():
         (["bench", "-m", mamba, "-p", "5x"], ["-p/--n-prompt", "'5x'"]),
         (["bench", "-m", mamba, "-d", "1,,2"], ["-d/--n-depth"]),
         (["bench", "-m", mamba, "-t", "-1"], ["-t/--threads"]),
+        (["generate", "-m", mamba, "-p", "x", "--numa", "bogus"],
+         ["--numa 'bogus'", "auto, none, interleave, local"]),
+        (["generate", "-m", mamba, "-p", "x", "-t", "4096", "--numa", "local"],
+         ["-t/--threads 4096", "--numa none"]),
+        (["bench", "-m", mamba, "--numa", "spread"], ["--numa 'spread'"]),
+        (["bench", "-m", mamba, "-t", "1,4096", "--numa", "interleave"], ["-t/--threads 4096"]),
         (["bench", "-m", mamba, "-r", "0"], ["-r/--repetitions"]),
         (["bench", "-m", mamba, "--bw-bytes", "10"], ["--bw-bytes"]),
         (["bench", "-m", mamba, "-p", "0", "-n", "0"], ["-p and -n"]),
         (["bench", "-m", mamba, "--tokens", missing], ["--tokens", "does_not_exist.txt"]),
         (["bench", "-m", mamba + ",", "-p", "8"], ["-m/--model"]),
         (["bench", "-m", mamba, "-p", "8", "-n", "0", "--bw-bytes", "0"], ["mamba.gguf", "'mamba'"]),
+        # Kernel choices from the environment: a typo stops the command.
+        (["generate", "-m", mamba, "-p", "x"], ["STRUCTKV_GEMM", "'fp8'"],
+         {"STRUCTKV_GEMM": "fp8"}),
+        (["bench", "-m", mamba, "-p", "8"], ["STRUCTKV_SIMD_MAX", "'AVX9'"],
+         {"STRUCTKV_SIMD_MAX": "AVX9"}),
     ]
     if fixture:
         cases += [
@@ -74,8 +85,11 @@ def main():
               "calibrated", "--pivot-cache", corrupt_cache], ["corrupt.json"]),
         ]
     failures = 0
-    for args, needles in cases:
-        res = subprocess.run([binary] + args, capture_output=True, text=True, timeout=120)
+    for case in cases:
+        args, needles = case[0], case[1]
+        env = dict(os.environ, **(case[2] if len(case) > 2 else {}))
+        res = subprocess.run([binary] + args, capture_output=True, text=True, timeout=120,
+                             env=env)
         err = res.stderr
         ok = res.returncode not in (0,) and res.returncode > 0 and all(n in err for n in needles)
         # A crash shows as a negative return code (signal) or a sanitizer report.

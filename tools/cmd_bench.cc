@@ -1,5 +1,5 @@
-// `structkv bench`: llama-bench-shaped end-to-end benchmark (-m -p -n -d -t -r
-// --json/--csv). Flag parsing and printing only; the measurement loops,
+// `structkv bench`: llama-bench-shaped end-to-end benchmark (-m -p -n -d -t
+// --numa -r --json/--csv). Flag parsing and printing only; the measurement loops,
 // statistics and row formats live in runtime/bench.h, the bandwidth probe in
 // runtime/bandwidth.h.
 #include <fmt/core.h>
@@ -21,6 +21,7 @@ struct BenchFlags {
   std::string gens = "128";
   std::string depths = "0";
   std::string threads = "0";
+  std::string numa = "auto";
   int reps = 5;
   bool no_warmup = false;
   int64_t n_batch = 512;
@@ -85,15 +86,23 @@ Status RunBench(const BenchFlags& f) {
     *out = std::move(*content);
   }
 
+  SKV_ASSIGN_OR_RETURN(const NumaPolicy numa, ParseNumaPolicy(f.numa));
+  // Every thread count is checked against the CPUs before the first test, so
+  // that `-t 2,64` fails at once, not after the -t 2 rows.
+  const NumaTopology topology = NumaTopology::Detect();
+  for (int64_t t : threads) {
+    SKV_RETURN_IF_ERROR(PlanPlacement(topology, static_cast<int>(t), numa).status());
+  }
+
   std::vector<BenchRow> rows;
   for (int64_t t : threads) {
     RuntimeOptions ro;
     ro.threads = static_cast<int>(t);
-    SKV_ASSIGN_OR_RETURN(RuntimeContext ctx,
-                         RuntimeContext::Create(ro, NumaTopology::Detect()));
+    ro.numa = numa;
+    SKV_ASSIGN_OR_RETURN(RuntimeContext ctx, CreateRuntime(ro));
     const size_t first_row = rows.size();
     for (const std::string& path : models) {
-      SKV_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, LoadModelVerbose(path));
+      SKV_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, LoadModelVerbose(path, ctx));
       std::vector<int32_t> ids;
       if (!f.tokens_file.empty()) {
         SKV_ASSIGN_OR_RETURN(ids, BenchTokensFromList(token_list, f.tokens_file,
@@ -158,10 +167,11 @@ void RegisterBench(CLI::App& app) {
   cmd->add_option("-t,--threads", flags->threads,
                   "thread counts, comma-separated (0 = all CPUs)")
       ->capture_default_str();
+  cmd->add_option("--numa", flags->numa, kNumaHelp)->capture_default_str();
   cmd->add_option("-r,--repetitions", flags->reps, "timed repetitions per test")
       ->capture_default_str();
   cmd->add_flag("--no-warmup", flags->no_warmup,
-                "skip the untimed warm-up run of each test");
+                "skip the untimed warm-up of each test (a shortened run: <= 512 prompt/depth tokens, <= 8 decodes)");
   cmd->add_option("-b,--batch-size", flags->n_batch, "prompt tokens per forward batch")
       ->capture_default_str();
   cmd->add_option("--bw-bytes", flags->bw_bytes,

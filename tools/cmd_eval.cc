@@ -98,8 +98,8 @@ StatusOr<EvalConfig> MakeConfig(const EvalFlags& f) {
 Status RunEvalCommand(const EvalFlags& f) {
   SKV_ASSIGN_OR_RETURN(EvalConfig config, MakeConfig(f));
   SKV_ASSIGN_OR_RETURN(RuntimeContext ctx,
-                       RuntimeContext::Create(f.runtime.options, NumaTopology::Detect()));
-  SKV_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, LoadModelVerbose(f.model.path));
+                       CreateRuntime(f.runtime));
+  SKV_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, LoadModelVerbose(f.model.path, ctx));
   fmt::print(stderr, "{}; methods: {}\n", ctx.Describe(), fmt::join(config.methods, ","));
   if (f.fidelity) return RunFidelity(*model, config, f.continuation);
   return RunEval(*model, config);

@@ -24,11 +24,10 @@ struct GenerateFlags {
 Status RunGenerate(const GenerateFlags& f) {
   if (f.n_predict < 0) return Status::Error("-n/--n-predict must be >= 0");
   SKV_ASSIGN_OR_RETURN(RuntimeContext ctx,
-                       RuntimeContext::Create(f.runtime.options,
-                                              NumaTopology::Detect()));
+                       CreateRuntime(f.runtime));
   SKV_ASSIGN_OR_RETURN(std::string text, f.prompt.Text());
   SKV_ASSIGN_OR_RETURN(std::unique_ptr<Model> model,
-                       LoadModelVerbose(f.model.path));
+                       LoadModelVerbose(f.model.path, ctx));
   if (f.prompt.chat) {
     SKV_ASSIGN_OR_RETURN(text, ApplyChat(*model, text));
   }

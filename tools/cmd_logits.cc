@@ -39,11 +39,10 @@ StatusOr<std::vector<int32_t>> ReadIds(const std::string& path) {
 
 Status RunLogits(const LogitsFlags& f) {
   SKV_ASSIGN_OR_RETURN(RuntimeContext ctx,
-                       RuntimeContext::Create(f.runtime.options,
-                                              NumaTopology::Detect()));
+                       CreateRuntime(f.runtime));
   SKV_ASSIGN_OR_RETURN(std::vector<int32_t> ids, ReadIds(f.tokens_path));
   SKV_ASSIGN_OR_RETURN(std::unique_ptr<Model> model,
-                       LoadModelVerbose(f.model.path));
+                       LoadModelVerbose(f.model.path, ctx));
   SessionOptions so = f.session.options;
   so.n_batch = std::max(so.n_batch, so.n_ctx);
   SKV_ASSIGN_OR_RETURN(Session session, Session::Create(*model, so));

@@ -21,11 +21,10 @@ struct PerplexityFlags {
 
 Status RunPerplexity(const PerplexityFlags& f) {
   SKV_ASSIGN_OR_RETURN(RuntimeContext ctx,
-                       RuntimeContext::Create(f.runtime.options,
-                                              NumaTopology::Detect()));
+                       CreateRuntime(f.runtime));
   SKV_ASSIGN_OR_RETURN(std::string text, ReadTextFile(f.file));
   SKV_ASSIGN_OR_RETURN(std::unique_ptr<Model> model,
-                       LoadModelVerbose(f.model.path));
+                       LoadModelVerbose(f.model.path, ctx));
   const std::vector<int32_t> tokens =
       model->tokenizer().Encode(text, /*add_special=*/true,
                                 /*parse_special=*/false);

@@ -134,11 +134,10 @@ Status RunRun(const RunFlags& f) {
   // Validates the options before the model loads.
   SKV_RETURN_IF_ERROR(CreateKvMethod(f.kv_method, options).status());
   SKV_ASSIGN_OR_RETURN(RuntimeContext ctx,
-                       RuntimeContext::Create(f.runtime.options,
-                                              NumaTopology::Detect()));
+                       CreateRuntime(f.runtime));
   SKV_ASSIGN_OR_RETURN(std::string doc, ReadTextFile(f.doc_path));
   SKV_ASSIGN_OR_RETURN(std::unique_ptr<Model> model,
-                       LoadModelVerbose(f.model.path));
+                       LoadModelVerbose(f.model.path, ctx));
   const int64_t n_layers = model->config().n_layers;
   if (options.pivot >= n_layers - 1) {
     return Status::Error(fmt::format("--pivot {}: the model has {} layers, so the last "

@@ -7,16 +7,50 @@
 #include <fstream>
 #include <sstream>
 
+#include "simd/dispatch.h"
+
 namespace skv::tools {
 
 void ModelFlags::Register(CLI::App& app) {
   app.add_option("-m,--model", path, "GGUF model file")->required();
 }
 
+const char* const kNumaHelp =
+    "thread pinning and memory placement: auto (interleave when the threads "
+    "span several NUMA nodes, else local), none (no pinning, no memory "
+    "policy), interleave (pin; weights interleaved over the threads' nodes), "
+    "local (pin; KV and scratch on each thread's own node)";
+
 void RuntimeFlags::Register(CLI::App& app) {
-  app.add_option("-t,--threads", options.threads,
-                 "worker threads (0 = all CPUs)")
+  app.add_option("-t,--threads", threads, "worker threads (0 = all CPUs)")
       ->capture_default_str();
+  app.add_option("--numa", numa, kNumaHelp)->capture_default_str();
+}
+
+StatusOr<RuntimeOptions> RuntimeFlags::Options() const {
+  RuntimeOptions o;
+  o.threads = threads;
+  SKV_ASSIGN_OR_RETURN(o.numa, ParseNumaPolicy(numa));
+  return o;
+}
+
+StatusOr<RuntimeContext> CreateRuntime(const RuntimeOptions& options) {
+  // The kernel libraries read these when they load and can only warn; a
+  // command that runs a model refuses a typo instead of running with the
+  // defaults (the error names the variable and the accepted values).
+  SKV_RETURN_IF_ERROR(CapSimdTargetsFromEnv());
+  SKV_RETURN_IF_ERROR(GemmTypeFromEnv().status());
+  SKV_ASSIGN_OR_RETURN(RuntimeContext ctx,
+                       RuntimeContext::Create(options, NumaTopology::Detect()));
+  for (const std::string& w : ctx.warnings()) {
+    fmt::print(stderr, "structkv: warning: {}\n", w);
+  }
+  return ctx;
+}
+
+StatusOr<RuntimeContext> CreateRuntime(const RuntimeFlags& flags) {
+  SKV_ASSIGN_OR_RETURN(RuntimeOptions options, flags.Options());
+  return CreateRuntime(options);
 }
 
 void SessionFlags::Register(CLI::App& app, int64_t default_ctx) {
@@ -68,9 +102,14 @@ StatusOr<std::string> ReadTextFile(const std::string& path) {
   return ss.str();
 }
 
-StatusOr<std::unique_ptr<Model>> LoadModelVerbose(const std::string& path) {
+StatusOr<std::unique_ptr<Model>> LoadModelVerbose(const std::string& path,
+                                                  const RuntimeContext& ctx) {
   Stopwatch sw;
   SKV_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, Model::Load(path));
+  // Interleaving faults the whole file in, so it is part of the load time.
+  const std::string placed = ctx.placement().weight_nodes.empty()
+                                 ? std::string()
+                                 : ctx.PlaceWeights(model->file().tensor_data());
   const ModelConfig& c = model->config();
   fmt::print(stderr,
              "model: {} ({}{}{}), {} layers, {} embd, {} heads / {} kv, "
@@ -79,6 +118,7 @@ StatusOr<std::unique_ptr<Model>> LoadModelVerbose(const std::string& path) {
              c.n_layers, c.n_embd, c.n_heads, c.n_kv_heads, c.n_vocab,
              HumanBytes(static_cast<double>(model->weight_bytes())),
              sw.Seconds());
+  if (!placed.empty()) fmt::print(stderr, "{}\n", placed);
   return model;
 }
 

@@ -26,9 +26,20 @@ struct ModelFlags {
 };
 
 struct RuntimeFlags {
-  RuntimeOptions options;
+  int threads = 0;
+  std::string numa = "auto";
+  // -t/--threads and --numa (help lists the policies).
   void Register(CLI::App& app);
+  StatusOr<RuntimeOptions> Options() const;
 };
+
+// Builds the RuntimeContext on the detected topology and prints its
+// warnings (unpinnable threads, overridden OMP_PROC_BIND) to stderr.
+StatusOr<RuntimeContext> CreateRuntime(const RuntimeOptions& options);
+StatusOr<RuntimeContext> CreateRuntime(const RuntimeFlags& flags);
+
+// --numa's help text, shared with `structkv bench`.
+extern const char* const kNumaHelp;
 
 struct SessionFlags {
   SessionOptions options;
@@ -51,8 +62,11 @@ struct PromptFlags {
 
 StatusOr<std::string> ReadTextFile(const std::string& path);
 
-// Loads the model and prints one line (architecture, size, load time).
-StatusOr<std::unique_ptr<Model>> LoadModelVerbose(const std::string& path);
+// Loads the model, applies the context's weight placement (--numa) and
+// prints one line (architecture, size, load time), plus the placement when
+// something was done.
+StatusOr<std::unique_ptr<Model>> LoadModelVerbose(const std::string& path,
+                                                  const RuntimeContext& ctx);
 
 // Wraps `user_text` in the model's chat template when the family is known.
 StatusOr<std::string> ApplyChat(const Model& model, const std::string& user_text);

@@ -1,0 +1,174 @@
+// Tests for the tiled integer GEMM: on every compiled target, MatMulQ8 equals
+// MatVecQ8 run token by token bit for bit (same int32 block sums, same scale
+// products, same f32 accumulation order), for token counts around the tile
+// width, odd row counts, strided outputs, token chunks, extreme codes, and
+// any thread count.
+#ifndef HWY_WANT_AVX3_DL
+#define HWY_WANT_AVX3_DL  // visit the VNNI target quant_gemm.cc compiles
+#endif
+#include "simd/quant_gemm.h"
+
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "base/parallel.h"
+#include "gtest/gtest.h"
+#include "simd/quant.h"
+#include "simd/target_test_util.h"
+
+namespace skv {
+namespace {
+
+const GgmlType kIntTypes[] = {GgmlType::kQ4_0, GgmlType::kQ5_0,
+                              GgmlType::kQ8_0, GgmlType::kQ4_K,
+                              GgmlType::kQ5_K, GgmlType::kQ6_K};
+
+// Random blocks with finite fp16 scales (as quant_dot_test.cc makes them).
+std::vector<uint8_t> RandomRows(GgmlType type, int64_t rows, int64_t n,
+                                std::mt19937& rng) {
+  const GgmlTypeTraits& t = GetGgmlType(type);
+  std::vector<uint8_t> w(static_cast<size_t>(rows * GgmlRowBytes(type, n)));  // [rows][row_bytes]
+  for (uint8_t& b : w) b = static_cast<uint8_t>(rng());
+  std::vector<int> offsets;  // byte offsets of the fp16 fields in a block
+  switch (type) {
+    case GgmlType::kQ4_K: case GgmlType::kQ5_K: offsets = {0, 2}; break;
+    case GgmlType::kQ6_K: offsets = {208}; break;
+    default: offsets = {0}; break;
+  }
+  std::uniform_real_distribution<float> u(-0.05f, 0.05f);
+  for (size_t off = 0; off < w.size(); off += t.type_size) {
+    for (int o : offsets) {
+      const uint16_t h = F32ToF16Bits(u(rng));
+      std::memcpy(&w[off + o], &h, 2);
+    }
+  }
+  return w;
+}
+
+std::vector<QuantizedActivations> RandomTokens(GgmlType type, int64_t T,
+                                               int64_t n, std::mt19937& rng) {
+  std::normal_distribution<float> normal(0.f, 1.f);
+  std::vector<QuantizedActivations> q(T);  // [T]
+  std::vector<float> x(n);                 // [n]
+  for (int64_t t = 0; t < T; ++t) {
+    for (float& v : x) v = normal(rng);
+    if (t % 3 == 1) x[t % n] *= 50.f;  // an outlier in some tokens
+    QuantizeActivations(type, x.data(), n, &q[t]);
+  }
+  return q;
+}
+
+// MatMulQ8 against MatVecQ8 per token, bit for bit; y has `pad` unused
+// floats after each token's rows, which must stay untouched.
+void ExpectEqualsMatVec(GgmlType type, const std::vector<uint8_t>& w,
+                        int64_t rows, int64_t n,
+                        const std::vector<QuantizedActivations>& x, int64_t pad) {
+  const int64_t T = static_cast<int64_t>(x.size());
+  const int64_t rb = GgmlRowBytes(type, n);
+  const int64_t ys = rows + pad;
+  constexpr float kCanary = -12345.f;
+  std::vector<float> got(T * ys, kCanary), want(T * ys, kCanary);  // [T][ys]
+  MatMulQ8(type, w.data(), rb, x.data(), T, got.data(), ys, rows);
+  for (int64_t t = 0; t < T; ++t) {
+    MatVecQ8(type, w.data(), rb, x[t], want.data() + t * ys, rows);
+  }
+  for (int64_t t = 0; t < T; ++t) {
+    for (int64_t r = 0; r < ys; ++r) {
+      const float g = got[t * ys + r], e = want[t * ys + r];
+      ASSERT_EQ(0, std::memcmp(&g, &e, sizeof(float)))
+          << "T=" << T << " n=" << n << " rows=" << rows << " token " << t
+          << " row " << r << ": " << g << " vs " << e;
+    }
+  }
+}
+
+TEST(QuantGemmTest, EqualsMatVecQ8OnEveryTarget) {
+  std::mt19937 rng(21);
+  for (GgmlType type : kIntTypes) {
+    SCOPED_TRACE(GgmlTypeName(type));
+    const bool k = GetGgmlType(type).block_size == 256;
+    // One block, odd and even block counts.
+    for (int64_t n : k ? std::vector<int64_t>{256, 768, 1024}
+                       : std::vector<int64_t>{32, 96, 640}) {
+      for (int64_t rows : {1, 2, 7}) {
+        const std::vector<uint8_t> w = RandomRows(type, rows, n, rng);
+        // Token counts 1 .. tile width + 1, and a few full tiles plus edges.
+        for (int64_t T : {1, 2, 3, 4, 5, 9, 11}) {
+          const std::vector<QuantizedActivations> x = RandomTokens(type, T, n, rng);
+          ForEachTarget([&](int64_t) {
+            ExpectEqualsMatVec(type, w, rows, n, x, T % 2 ? 3 : 0);
+          });
+        }
+      }
+    }
+  }
+}
+
+// Enough tokens for several L2 chunks (MatMulQ8 chunks by activation bytes).
+TEST(QuantGemmTest, ManyTokensSpanChunks) {
+  std::mt19937 rng(22);
+  for (GgmlType type : {GgmlType::kQ8_0, GgmlType::kQ4_K, GgmlType::kQ6_K}) {
+    SCOPED_TRACE(GgmlTypeName(type));
+    const int64_t n = 4096, rows = 9, T = 150;
+    const std::vector<uint8_t> w = RandomRows(type, rows, n, rng);
+    const std::vector<QuantizedActivations> x = RandomTokens(type, T, n, rng);
+    ExpectEqualsMatVec(type, w, rows, n, x, 1);
+  }
+}
+
+// Codes at the ends of their ranges against activations at +-127 (the
+// pmaddubsw pair sums must not saturate), as in quant_dot_test.cc.
+TEST(QuantGemmTest, ExtremeCodes) {
+  for (GgmlType type : kIntTypes) {
+    SCOPED_TRACE(GgmlTypeName(type));
+    const int64_t n = 512, rows = 4, T = 6;
+    const int64_t rb = GgmlRowBytes(type, n);
+    const GgmlTypeTraits& t = GetGgmlType(type);
+    std::mt19937 rng(23);
+    std::vector<uint8_t> w = RandomRows(type, rows, n, rng);
+    const uint8_t fill[4] = {0x80, 0xFF, 0x7F, 0x00};
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t b = 0; b < n / t.block_size; ++b) {
+        uint8_t* blk = w.data() + r * rb + b * t.type_size;
+        uint8_t keep[256];
+        std::memcpy(keep, blk, t.type_size);
+        std::memset(blk, fill[r], t.type_size);
+        switch (type) {  // keep the fp16 fields (and K-quant scales)
+          case GgmlType::kQ4_K: case GgmlType::kQ5_K: std::memcpy(blk, keep, 16); break;
+          case GgmlType::kQ6_K: std::memcpy(blk + 192, keep + 192, 18); break;
+          default: std::memcpy(blk, keep, 2); break;
+        }
+      }
+    }
+    std::vector<QuantizedActivations> x(T);  // [T]
+    std::vector<float> xf(n);                // [n]
+    for (int64_t k = 0; k < T; ++k) {
+      for (int64_t i = 0; i < n; ++i) xf[i] = ((i + k) / 7) % 2 ? -3.f : 3.f;
+      QuantizeActivations(type, xf.data(), n, &x[k]);
+    }
+    ForEachTarget([&](int64_t) { ExpectEqualsMatVec(type, w, rows, n, x, 0); });
+  }
+}
+
+TEST(QuantGemmTest, IndependentOfThreadCount) {
+  std::mt19937 rng(24);
+  const int saved = MaxThreads();
+  for (GgmlType type : kIntTypes) {
+    SCOPED_TRACE(GgmlTypeName(type));
+    const int64_t n = 512, rows = 333, T = 7;
+    const std::vector<uint8_t> w = RandomRows(type, rows, n, rng);
+    const std::vector<QuantizedActivations> x = RandomTokens(type, T, n, rng);
+    const int64_t rb = GgmlRowBytes(type, n);
+    std::vector<float> y1(T * rows), y3(T * rows);  // [T][rows]
+    SetThreads(1);
+    MatMulQ8(type, w.data(), rb, x.data(), T, y1.data(), rows, rows);
+    SetThreads(3);
+    MatMulQ8(type, w.data(), rb, x.data(), T, y3.data(), rows, rows);
+    EXPECT_EQ(0, std::memcmp(y1.data(), y3.data(), y1.size() * sizeof(float)));
+  }
+  SetThreads(saved);
+}
+
+}  // namespace
+}  // namespace skv
