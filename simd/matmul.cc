@@ -28,6 +28,28 @@ int64_t PanelRows(const MatrixRef& w, int64_t elem_bytes) {
   return std::clamp<int64_t>(kPanelBytes / (elem_bytes * w.cols), 16, w.rows);
 }
 
+// Walks W in panels of `panel_rows` rows: dequantises each panel into
+// `panel` ([panel_rows][cols] of Elem) with `dequant_row(src_row, dst, cols)`
+// on all threads, then calls `multiply(panel, r0, n)` for its n rows starting
+// at row r0. Shared by the f32 and bf16 prefill GEMMs.
+template <typename Elem, typename DequantRow, typename Multiply>
+void ForEachDequantizedPanel(const MatrixRef& w, int64_t panel_rows,
+                             const DequantRow& dequant_row,
+                             const Multiply& multiply) {
+  std::vector<Elem> panel(panel_rows * w.cols);  // [panel_rows][cols]
+  const auto* base = static_cast<const uint8_t*>(w.data);
+  for (int64_t r0 = 0; r0 < w.rows; r0 += panel_rows) {
+    const int64_t n = std::min(panel_rows, w.rows - r0);
+    ParallelRanges(n, 8, [&](int64_t b, int64_t e) {
+      for (int64_t r = b; r < e; ++r) {
+        dequant_row(base + (r0 + r) * w.row_bytes, panel.data() + r * w.cols,
+                    w.cols);
+      }
+    });
+    multiply(panel.data(), r0, n);
+  }
+}
+
 // Decode GEMV with integer dot products: x is quantised to the weights'
 // 8-bit activation type (the values RoundActivations produces) and each row
 // is multiplied in int32 lanes, as llama.cpp does. Returns false (nothing
@@ -82,19 +104,14 @@ void DequantizedGemmF32(const MatrixRef& w, const float* x, int64_t x_stride,
             y, y_stride);
     return;
   }
-  const int64_t panel_rows = PanelRows(w, sizeof(float));
-  std::vector<float> panel(panel_rows * w.cols);  // [panel_rows][cols]
-  const auto* base = static_cast<const uint8_t*>(w.data);
-  for (int64_t r0 = 0; r0 < w.rows; r0 += panel_rows) {
-    const int64_t n = std::min(panel_rows, w.rows - r0);
-    ParallelRanges(n, 8, [&](int64_t b, int64_t e) {
-      for (int64_t r = b; r < e; ++r) {
-        DequantizeRow(w.type, base + (r0 + r) * w.row_bytes,
-                      panel.data() + r * w.cols, w.cols);
-      }
-    });
-    GemmF32(x, x_stride, T, panel.data(), w.cols, n, w.cols, y + r0, y_stride);
-  }
+  ForEachDequantizedPanel<float>(
+      w, PanelRows(w, sizeof(float)),
+      [&](const uint8_t* src, float* dst, int64_t n) {
+        DequantizeRow(w.type, src, dst, n);
+      },
+      [&](const float* panel, int64_t r0, int64_t n) {
+        GemmF32(x, x_stride, T, panel, w.cols, n, w.cols, y + r0, y_stride);
+      });
 }
 
 // bf16 prefill: rounds the activations as ggml does (RoundActivations) and
@@ -129,18 +146,14 @@ bool DequantizedGemmBF16(const MatrixRef& w, const float* x, int64_t x_stride,
     GemmBF16(full, xb.data(), static_cast<const uint16_t*>(w.data), y);
     return true;
   }
-  std::vector<uint16_t> panel(panel_rows * K);  // [panel_rows][K] bf16 bits
-  const auto* base = static_cast<const uint8_t*>(w.data);
-  for (int64_t r0 = 0; r0 < w.rows; r0 += panel_rows) {
-    const int64_t n = std::min(panel_rows, w.rows - r0);
-    ParallelRanges(n, 8, [&](int64_t b, int64_t e) {
-      for (int64_t r = b; r < e; ++r) {
-        DequantizeRowBF16(w.type, base + (r0 + r) * w.row_bytes,
-                          panel.data() + r * K, K);
-      }
-    });
-    GemmBF16(n == panel_rows ? full : last, xb.data(), panel.data(), y + r0);
-  }
+  ForEachDequantizedPanel<uint16_t>(  // panels of bf16 bits
+      w, panel_rows,
+      [&](const uint8_t* src, uint16_t* dst, int64_t n) {
+        DequantizeRowBF16(w.type, src, dst, n);
+      },
+      [&](const uint16_t* panel, int64_t r0, int64_t n) {
+        GemmBF16(n == panel_rows ? full : last, xb.data(), panel, y + r0);
+      });
   return true;
 }
 

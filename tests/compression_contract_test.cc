@@ -58,6 +58,17 @@ class CompressionContract : public ::testing::TestWithParam<std::string> {
     return std::move(s).value();
   }
 
+  // Original positions of the kept entries, [layer * kv_head][entry].
+  static std::vector<std::vector<int32_t>> KeptPositions(const Session& s) {
+    std::vector<std::vector<int32_t>> kept;
+    for (int64_t l = 0; l < s.kv().n_layers(); ++l) {
+      for (int64_t g = 0; g < s.kv().layer(l).n_kv_heads(); ++g) {
+        kept.push_back(s.kv().layer(l).Positions(g));
+      }
+    }
+    return kept;
+  }
+
   std::span<const int32_t> Doc() const { return std::span(tokens_).first(kDoc); }
   std::span<const int32_t> Suffix() const { return std::span(tokens_).subspan(kDoc); }
 
@@ -143,11 +154,7 @@ TEST_P(CompressionContract, ResultsDoNotDependOnThreadCount) {
     ASSERT_TRUE(report.ok());
     ASSERT_TRUE(s.Evaluate(Suffix(), false, logits).ok());
     SetThreads(saved);
-    for (int64_t l = 0; l < s.kv().n_layers(); ++l) {
-      for (int64_t g = 0; g < s.kv().layer(l).n_kv_heads(); ++g) {
-        kept->push_back(s.kv().layer(l).Positions(g));
-      }
-    }
+    *kept = KeptPositions(s);
   };
   std::vector<std::vector<int32_t>> kept1, kept2;
   std::vector<float> logits1, logits2;
@@ -180,12 +187,7 @@ TEST_P(CompressionContract, ResultsDoNotDependOnSimdTarget) {
     ASSERT_TRUE(report.ok());
     logits.emplace_back();
     ASSERT_TRUE(s.Evaluate(Suffix(), false, &logits.back()).ok());
-    kept.emplace_back();
-    for (int64_t l = 0; l < s.kv().n_layers(); ++l) {
-      for (int64_t g = 0; g < s.kv().layer(l).n_kv_heads(); ++g) {
-        kept.back().push_back(s.kv().layer(l).Positions(g));
-      }
-    }
+    kept.push_back(KeptPositions(s));
   });
   ASSERT_FALSE(kept.empty());
   float scale = 0.f;  // largest |logit| on the first target
