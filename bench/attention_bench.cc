@@ -42,9 +42,9 @@ struct Inputs {
     kv = {k.data(), v.data(), pos.data(), n, n};
   }
 
-  void Run(int64_t n_q) {
+  void Run(int64_t n_q, const WindowSaliency* saliency = nullptr) {
     Attention({kHeads, kKvHeads, kHeadDim}, {}, 1.f / std::sqrt(float(kHeadDim)),
-              q.data(), q_pos.data(), n_q, kv, out.data());
+              q.data(), q_pos.data(), n_q, kv, out.data(), saliency);
   }
 };
 
@@ -60,6 +60,26 @@ void BM_AttentionPrefill(benchmark::State& state) {
       4.0 * kHeadDim * pairs * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 BENCHMARK(BM_AttentionPrefill)->Arg(512)->Arg(4096)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// The same prefill emitting what StructKV asks of every full-attention layer
+// during prefill: the window saliency of the last 8 queries and their rows
+// (pivot metrics). Its time against BM_AttentionPrefill at the same length is
+// the kernel's share of StructKV's scoring overhead.
+void BM_AttentionPrefillSaliency(benchmark::State& state) {
+  const int64_t n = state.range(0), window = 8;
+  Inputs in(n, n);
+  std::vector<float> scores(kHeads * n);         // [kHeads][n]
+  std::vector<float> rows(kHeads * window * n);  // [kHeads][window][n]
+  WindowSaliency saliency{window, scores.data(), false, rows.data()};
+  for (auto _ : state) {
+    in.Run(n, &saliency);
+    benchmark::DoNotOptimize(scores.data());
+  }
+  const double pairs = double(kHeads) * n * (n + 1) / 2;
+  state.counters["GFLOP/s"] = benchmark::Counter(
+      4.0 * kHeadDim * pairs * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_AttentionPrefillSaliency)->Arg(512)->Arg(4096)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 void BM_AttentionDecode(benchmark::State& state) {
   const int64_t depth = state.range(0);

@@ -68,11 +68,12 @@ def parse(out):
             float(m.group(1)), float(m.group(2)), float(m.group(3)))
     m = re.search(r"; (pivot layer \d+[^\n]*|filter layer \d+[^\n]*|no pivot[^\n]*)", out)
     row["pivot"] = m.group(1) if m else ""
-    m = re.search(r"time: compressed prefill ([\d.]+)s \(selection ([\d.]+)s\) against "
-                  r"([\d.]+)s uncompressed: ([\d.]+)x", out)
+    m = re.search(r"time: compressed prefill ([\d.]+)s \(selection ([\d.]+)s, scoring hooks "
+                  r"([\d.]+)s\) against ([\d.]+)s uncompressed: ([\d.]+)x", out)
     if m:
-        row["prefill_s"], row["select_s"], row["full_prefill_s"], row["speedup"] = (
-            float(m.group(1)), float(m.group(2)), float(m.group(3)), float(m.group(4)))
+        (row["prefill_s"], row["select_s"], row["scoring_s"], row["full_prefill_s"],
+         row["speedup"]) = (float(m.group(1)), float(m.group(2)), float(m.group(3)),
+                            float(m.group(4)), float(m.group(5)))
     m = re.search(r"decode: ([\d.]+ \w+) read per token \(weights ([\d.]+ \w+) \+ KV "
                   r"([\d.]+ \w+)\)", out)
     if m:

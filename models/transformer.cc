@@ -42,13 +42,14 @@ void NormRows(const float* x, const WeightTensor& weight, float eps, int64_t T,
   });
 }
 
-// Activations of one batch. Shapes use T = batch size.
+// Scratch of one sub-batch of rows (the whole batch, or one chunk of a
+// chunked layer). Shapes use T = the most rows it serves; the residual
+// stream lives outside, for every row of the batch.
 struct Activations {
   explicit Activations(const ModelConfig& c, int64_t T)
-      : x(T * c.n_embd), h(T * c.n_embd), q(T * c.q_dim()),
+      : h(T * c.n_embd), q(T * c.q_dim()),
         k(T * c.kv_dim()), v(T * c.v_dim()), att(T * c.q_dim()),
         o(T * c.n_embd), gate(T * c.n_ff), up(T * c.n_ff) {}
-  std::vector<float> x;     // [T][n_embd] residual stream
   std::vector<float> h;     // [T][n_embd] normalised input of a sub-block
   std::vector<float> q;     // [T][n_heads][head_dim]
   std::vector<float> k;     // [T][n_kv_heads][head_dim]
@@ -59,12 +60,14 @@ struct Activations {
   std::vector<float> up;    // [T][n_ff]
 };
 
+// x: [T][n_embd] the rows' residual stream, updated in place. The probe's
+// window scores are emitted only when emit_scores (the batch's last rows).
 void AttentionBlock(const ModelConfig& c, int64_t layer, const LayerConfig& lc,
                     const LayerWeights& w, std::span<const int32_t> pos,
-                    LayerKv& layer_kv, Activations& a,
-                    const AttentionProbe* probe) {
+                    LayerKv& layer_kv, float* x, Activations& a,
+                    const AttentionProbe* probe, bool emit_scores) {
   const int64_t T = static_cast<int64_t>(pos.size());
-  NormRows(a.x.data(), w.attn_norm, c.norm_eps, T, c.n_embd, a.h.data());
+  NormRows(x, w.attn_norm, c.norm_eps, T, c.n_embd, a.h.data());
   Project(w.wq, w.bq, a.h.data(), T, a.q.data());
   Project(w.wk, w.bk, a.h.data(), T, a.k.data());
   Project(w.wv, w.bv, a.h.data(), T, a.v.data());
@@ -92,7 +95,7 @@ void AttentionBlock(const ModelConfig& c, int64_t layer, const LayerConfig& lc,
   mask.sliding_window = lc.sliding_window;
   mask.softcap = c.attn_softcap;
   const KvView view = layer_kv.View();
-  if (probe != nullptr && probe->on_layer) {
+  if (probe != nullptr && probe->on_layer && emit_scores) {
     const int64_t w = std::min(probe->window, T);
     std::vector<float> scores(c.n_heads * view.n);  // [n_heads][n_kv]
     std::vector<float> rows(probe->want_rows ? c.n_heads * w * view.n : 0);
@@ -123,13 +126,14 @@ void AttentionBlock(const ModelConfig& c, int64_t layer, const LayerConfig& lc,
              a.o.data());
   }
   ParallelFor(T, [&](int64_t t) {
-    AddInPlace(a.x.data() + t * c.n_embd, a.o.data() + t * c.n_embd, c.n_embd);
+    AddInPlace(x + t * c.n_embd, a.o.data() + t * c.n_embd, c.n_embd);
   });
 }
 
+// x: [T][n_embd] as for AttentionBlock.
 void FeedForwardBlock(const ModelConfig& c, const LayerWeights& w, int64_t T,
-                      Activations& a) {
-  NormRows(a.x.data(), w.ffn_norm, c.norm_eps, T, c.n_embd, a.h.data());
+                      float* x, Activations& a) {
+  NormRows(x, w.ffn_norm, c.norm_eps, T, c.n_embd, a.h.data());
   Project(w.w_gate, WeightTensor{}, a.h.data(), T, a.gate.data());
   Project(w.w_up, WeightTensor{}, a.h.data(), T, a.up.data());
   ParallelFor(T, [&](int64_t t) {
@@ -147,8 +151,16 @@ void FeedForwardBlock(const ModelConfig& c, const LayerWeights& w, int64_t T,
              a.o.data());
   }
   ParallelFor(T, [&](int64_t t) {
-    AddInPlace(a.x.data() + t * c.n_embd, a.o.data() + t * c.n_embd, c.n_embd);
+    AddInPlace(x + t * c.n_embd, a.o.data() + t * c.n_embd, c.n_embd);
   });
+}
+
+// End of the chunk of a layer's rows that starts at c0: `chunk` rows, except
+// that the last chunk takes at least `window` rows (the probe's window rows
+// must be in one attention call) by absorbing a short tail.
+int64_t ChunkEnd(int64_t c0, int64_t rows, int64_t chunk, int64_t window) {
+  const int64_t c1 = std::min(rows, c0 + chunk);
+  return rows - c1 < window ? rows : c1;
 }
 
 }  // namespace
@@ -163,12 +175,20 @@ void Forward(const Model& model, std::span<const int32_t> tokens,
   SKV_CHECK(positions.size() == tokens.size());
   SKV_CHECK(kv.n_layers() == c.n_layers);
   if (T == 0) return;
-  Activations a(c, T);
+  // Layer-major over chunks: a one-batch prefill computes each layer like
+  // batches of `chunk` rows would (same GEMM and attention shapes), and its
+  // scratch holds one chunk.
+  const int64_t window =
+      probe != nullptr ? std::clamp<int64_t>(probe->window, 0, T) : 0;
+  const int64_t chunk =
+      probe != nullptr && probe->layer_chunk > 0 ? std::min(T, probe->layer_chunk) : T;
+  std::vector<float> x(T * c.n_embd);  // [T][n_embd] residual stream
+  Activations a(c, std::min(T, chunk + window));
 
   const auto* embd = static_cast<const uint8_t*>(w.token_embd.data);
   ParallelFor(T, [&](int64_t t) {
     SKV_CHECK(tokens[t] >= 0 && tokens[t] < c.n_vocab);
-    float* row = a.x.data() + t * c.n_embd;
+    float* row = x.data() + t * c.n_embd;
     DequantizeRow(w.token_embd.type, embd + tokens[t] * w.token_embd.row_bytes,
                   row, c.n_embd);
     if (c.embd_scale != 1.f) ScaleInPlace(row, c.embd_scale, c.n_embd);
@@ -179,9 +199,14 @@ void Forward(const Model& model, std::span<const int32_t> tokens,
   for (int64_t t = 0; t < T; ++t) row_of[t] = t;
   int64_t rows = T;
   for (int64_t l = 0; l < c.n_layers; ++l) {
-    AttentionBlock(c, l, c.layers[l], w.layers[l], std::span(pos).first(rows),
-                   kv.layer(l), a, probe);
-    FeedForwardBlock(c, w.layers[l], rows, a);
+    for (int64_t c0 = 0; c0 < rows;) {
+      const int64_t c1 = ChunkEnd(c0, rows, chunk, window);
+      float* xc = x.data() + c0 * c.n_embd;
+      AttentionBlock(c, l, c.layers[l], w.layers[l], std::span(pos).subspan(c0, c1 - c0),
+                     kv.layer(l), xc, a, probe, /*emit_scores=*/c1 == rows);
+      FeedForwardBlock(c, w.layers[l], c1 - c0, xc, a);
+      c0 = c1;
+    }
     if (probe != nullptr && probe->last_layer == l) return;
     if (probe == nullptr || !probe->rows_after_layer) continue;
     const std::vector<int64_t> keep = probe->rows_after_layer(l);
@@ -191,7 +216,7 @@ void Forward(const Model& model, std::span<const int32_t> tokens,
     for (int64_t i = 0; i < static_cast<int64_t>(keep.size()); ++i) {
       const int64_t r = keep[i];
       SKV_CHECK(r >= i && r < rows && (i == 0 || r > keep[i - 1]));
-      std::copy_n(a.x.data() + r * c.n_embd, c.n_embd, a.x.data() + i * c.n_embd);
+      std::copy_n(x.data() + r * c.n_embd, c.n_embd, x.data() + i * c.n_embd);
       pos[i] = pos[r];
     }
     for (int64_t t = 0; t < T; ++t) {
@@ -207,7 +232,7 @@ void Forward(const Model& model, std::span<const int32_t> tokens,
   std::vector<float> final_rows(n_out * c.n_embd);  // [n_out][n_embd]
   ParallelFor(n_out, [&](int64_t i) {
     SKV_CHECK(logit_rows[i] >= 0 && logit_rows[i] < T && row_of[logit_rows[i]] >= 0);
-    RmsNorm(a.x.data() + row_of[logit_rows[i]] * c.n_embd, w.output_norm.f32(),
+    RmsNorm(x.data() + row_of[logit_rows[i]] * c.n_embd, w.output_norm.f32(),
             c.norm_eps, c.n_embd, final_rows.data() + i * c.n_embd);
   });
   MatMul(Matrix(w.output), final_rows.data(), c.n_embd, n_out, logits,

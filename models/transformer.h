@@ -45,6 +45,11 @@ struct AttentionProbe {
   // present, at positions pos [rows].
   std::function<void(int64_t layer, const float* att, const int32_t* pos,
                      int64_t rows)> on_attention_output;
+  // > 0: each layer runs the batch's rows in chunks of this many (the last
+  // chunk holding at least `window` rows), one layer at a time, as
+  // batches of that size would compute them; scratch is sized for one chunk.
+  // What a one-batch (layer-major) prefill of a long prompt wants.
+  int64_t layer_chunk = 0;
   // >= 0: stop after this layer (no logits; later layers get no KV entries).
   // GemFilter scores its filter layer this way.
   int64_t last_layer = -1;

@@ -269,6 +269,7 @@ StatusOr<CompressionReport> PrefillAndCompress(Session& session,
     probe.want_rows = method.wants_window_rows();
     std::vector<float> layer_rows;  // [H][w][n] of the layer just computed
     probe.on_layer = [&](const LayerAttention& a) {
+      const auto t_hook = Clock::now();
       ps.scores[a.layer].assign(a.scores, a.scores + c.n_heads * a.n_kv);
       ps.n[a.layer] = a.n_kv;
       if (a.rows != nullptr) {
@@ -276,8 +277,10 @@ StatusOr<CompressionReport> PrefillAndCompress(Session& session,
         rows = &layer_rows;
         window_rows = a.window_rows;
       }
+      report.scoring_seconds += SecondsSince(t_hook);
     };
     probe.rows_after_layer = [&](int64_t layer) {
+      const auto t_hook = Clock::now();
       LayerScores ls = layer_scores(layer);
       if (rows != nullptr) {
         ls.rows = rows->data();
@@ -285,6 +288,7 @@ StatusOr<CompressionReport> PrefillAndCompress(Session& session,
       }
       const std::vector<int32_t> keep = method.PropagationRows(ls);
       rows = nullptr;
+      report.scoring_seconds += SecondsSince(t_hook);
       return std::vector<int64_t>(keep.begin(), keep.end());
     };
     SKV_RETURN_IF_ERROR(session.EvaluateAsOneBatch(doc, &probe));

@@ -35,6 +35,11 @@ struct CompressionReport {
   bool positions_renumbered = false;    // GemFilter: kept tokens at 0..k-1
   double seconds = 0;                   // prefill + selection + compaction
   double select_seconds = 0;            // selection + compaction alone
+  // Time in the per-layer hooks of a propagating prefill: copying the
+  // kernel's window scores and rows, centrality, pivot metrics, skeleton
+  // choice (the kernel's own score emission is measured by
+  // bench/attention_bench.cc, BM_AttentionPrefillSaliency).
+  double scoring_seconds = 0;
   // Fraction of KV entries removed against full_per_layer, all layers and heads.
   double compression_ratio() const;
 };

@@ -71,9 +71,13 @@ Status Session::Evaluate(std::span<const int32_t> tokens, bool all_logits,
 
 Status Session::EvaluateAsOneBatch(std::span<const int32_t> tokens,
                                    const AttentionProbe* probe) {
+  // Each layer still runs in n_batch-row chunks (AttentionProbe::layer_chunk),
+  // so the GEMMs and attention compute as the batched Evaluate does.
+  AttentionProbe chunked = probe != nullptr ? *probe : AttentionProbe{};
+  chunked.layer_chunk = options_.n_batch;
   const int64_t saved = options_.n_batch;
   options_.n_batch = std::max<int64_t>(saved, static_cast<int64_t>(tokens.size()));
-  const Status status = Evaluate(tokens, false, nullptr, probe);
+  const Status status = Evaluate(tokens, false, nullptr, &chunked);
   options_.n_batch = saved;
   return status;
 }

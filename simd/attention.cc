@@ -12,8 +12,9 @@
 //   3. V tile -> f32 [Bk][Dp]; acc[r][:] = alpha[r] * acc[r][:] +
 //      sum_j P[j][r] * V[j][:], register-blocked 4 rows x 2 vectors.
 // Each work item is computed by one thread in a fixed order, so results do
-// not depend on the thread count. Window saliency (optional) runs a second
-// pass, per (KV head, key tile), over the window rows with the final m and l.
+// not depend on the thread count. Window saliency (optional) is captured in
+// the second pass of the work items that hold the window rows (their final m
+// and l are known by then) and reduced over the rows in a fixed order.
 #include "simd/attention.h"
 
 #include <algorithm>
@@ -438,20 +439,67 @@ inline void TileRange(const int32_t* kpos, int64_t nk, int32_t* tmin,
   *tmax = hi;
 }
 
-// Final softmax statistics of the window rows: [n_window][H] each.
-struct WindowStats {
-  int64_t t_begin = 0;
-  std::vector<float> m, l;
+// Where the window saliency goes while the main pass runs: the window rows'
+// normalised probabilities (before the f16 rounding of P) are written by the
+// work items that own those rows, in their second pass over the keys, then
+// reduced in a fixed order. No extra pass over the keys.
+struct WindowCapture {
+  int64_t t_begin = 0;      // first window query
+  int64_t w = 0;            // window rows
+  float* probs = nullptr;   // [H][w][n] (the caller's rows, or scratch)
+  float* last_logits = nullptr;  // [H][n] or null
 };
+
+// Pass 2 of a tile for a block holding window rows: copies the last query's
+// masked scores (GemFilter) before they turn into probabilities.
+void CaptureLastLogits(const Plan& p, const Block& b, int64_t k0, int64_t nk,
+                       const WindowCapture& wc) {
+  if (wc.last_logits == nullptr || b.t1 != p.n_q) return;
+  const int64_t n = p.kv.n;
+  for (int64_t hi = 0; hi < p.n_rep; ++hi) {
+    const int64_t r = (b.t1 - 1 - b.t0) * p.n_rep + hi;  // the last query's row
+    float* dst = wc.last_logits + (b.g * p.n_rep + hi) * n + k0;
+    for (int64_t j = 0; j < nk; ++j) dst[j] = b.s[j * b.Rp + r];
+  }
+}
+
+// Pass 2 of a tile for a block holding window rows: the window rows'
+// probabilities exp(S - m) / l in f32, from the masked scores in b.s.
+void CaptureWindowRows(const Plan& p, const Block& b, int64_t k0, int64_t nk,
+                       const WindowCapture& wc) {
+  const DF d;
+  const int64_t N = hn::Lanes(d);
+  const int64_t n = p.kv.n, Rp = b.Rp;
+  HWY_ALIGN float e[kMaxLanes];
+  const VF ninf = hn::Set(d, kNegInf);
+  const int64_t r_begin = std::max<int64_t>(0, wc.t_begin - b.t0) * p.n_rep;
+  for (int64_t rv = r_begin / N * N; rv < b.R; rv += N) {
+    const VF m = hn::Load(d, b.m + rv);
+    const VF m_safe = hn::IfThenZeroElse(hn::Eq(m, ninf), m);
+    const VF l = hn::Load(d, b.l + rv);
+    const VF inv = hn::IfThenElseZero(hn::Gt(l, hn::Zero(d)),
+                                      hn::Div(hn::Set(d, 1.f), l));
+    for (int64_t j = 0; j < nk; ++j) {
+      hn::Store(hn::Mul(ExpNeg(d, hn::Sub(hn::Load(d, b.s + j * Rp + rv), m_safe)), inv),
+                d, e);
+      for (int64_t r = std::max(rv, r_begin); r < std::min(rv + N, b.R); ++r) {
+        const int64_t i = b.t0 + r / p.n_rep - wc.t_begin;
+        const int64_t h = b.g * p.n_rep + r % p.n_rep;
+        wc.probs[(h * wc.w + i) * n + k0 + j] = e[r - rv];
+      }
+    }
+  }
+}
 
 // Main pass for queries [t0, t1) of KV head g.
 void AttendBlock(const Plan& p, int64_t g, int64_t t0, int64_t t1, float* out,
-                 WindowStats* ws) {
+                 const WindowCapture* wc) {
   Block b;
   SetupBlock(p, g, t0, t1, b);
   std::fill(b.m, b.m + b.Rp, kNegInf);
   std::fill(b.l, b.l + b.Rp, 0.f);
   std::fill(b.acc, b.acc + b.Rp * p.Dp, 0.f);
+  const bool capture = wc != nullptr && t1 > wc->t_begin;
   // Pass 1: each row's final max and sum over its visible keys. Pass 2: the
   // normalised probabilities, rounded to f16 like the f16 values they weight
   // (ggml's non-flash attention; llama.cpp's numerics), times V. The extra
@@ -473,6 +521,10 @@ void AttendBlock(const Plan& p, int64_t g, int64_t t0, int64_t t1, float* out,
     TileRange(kpos, nk, &tmin, &tmax);
     if (!TileMayBeVisible(b, tmin, tmax)) continue;
     MaskedScores(p, b, kpos, k0, nk);
+    if (capture) {
+      CaptureLastLogits(p, b, k0, nk, *wc);
+      CaptureWindowRows(p, b, k0, nk, *wc);
+    }
     ProbabilitiesTile(b, nk);
     AccumulateTile(p, b, k0, nk);
   }
@@ -482,85 +534,23 @@ void AttendBlock(const Plan& p, int64_t g, int64_t t0, int64_t t1, float* out,
     float* dst = out + (t * p.H + h) * p.D;
     const float* src = b.acc + r * p.Dp;
     for (int64_t k = 0; k < p.D; ++k) dst[k] = src[k];
-    if (ws != nullptr && t >= ws->t_begin) {
-      ws->m[(t - ws->t_begin) * p.H + h] = b.m[r];
-      ws->l[(t - ws->t_begin) * p.H + h] = b.l[r];
-    }
   }
 }
 
-// Window saliency of key tile [k0, k0 + nk) of KV head g: recomputes the
-// window rows' scores and normalises them with the final m and l.
-void WindowTile(const Plan& p, int64_t g, int64_t k0, const WindowStats& ws,
-                const WindowSaliency& out) {
-  const DF d;
-  const int64_t N = hn::Lanes(d);
-  const int64_t nk = std::min(p.Bk, p.kv.n - k0);
-  const int64_t n = p.kv.n;
-  const int64_t w = p.n_q - ws.t_begin;
-  for (int64_t hi = 0; hi < p.n_rep; ++hi) {
-    const int64_t h = g * p.n_rep + hi;
-    std::fill_n(out.scores + h * n + k0, nk, 0.f);
-    for (int64_t i = 0; out.rows != nullptr && i < w; ++i) {
-      std::fill_n(out.rows + (h * w + i) * n + k0, nk, 0.f);
-    }
-    if (out.last_logits != nullptr) {
-      std::fill_n(out.last_logits + h * n + k0, nk, kNegInf);
-    }
-  }
-  Block b;
-  SetupBlock(p, g, ws.t_begin, p.n_q, b);
-  const int32_t* pos = p.kv.Pos(g, k0);
-  int32_t tmin, tmax;
-  TileRange(pos, nk, &tmin, &tmax);
-  if (!TileMayBeVisible(b, tmin, tmax)) return;
-  // Reuse m (max, -inf -> 0) and alpha (1 / l, 0 when nothing visible).
-  for (int64_t r = 0; r < b.Rp; ++r) {
-    float mr = 0.f, inv_l = 0.f;
-    if (r < b.R) {
-      const int64_t t = ws.t_begin + r / p.n_rep;
-      const int64_t h = g * p.n_rep + r % p.n_rep;
-      const int64_t idx = (t - ws.t_begin) * p.H + h;
-      if (ws.l[idx] > 0.f) {
-        mr = ws.m[idx];
-        inv_l = 1.f / ws.l[idx];
-      }
-    }
-    b.m[r] = mr;
-    b.alpha[r] = inv_l;
-  }
-  MaskedScores(p, b, pos, k0, nk);
-  if (out.last_logits != nullptr) {
-    for (int64_t hi = 0; hi < p.n_rep; ++hi) {
-      const int64_t r = (w - 1) * p.n_rep + hi;  // the last query's row
-      float* dst = out.last_logits + (g * p.n_rep + hi) * n + k0;
-      for (int64_t j = 0; j < nk; ++j) dst[j] = b.s[j * b.Rp + r];
-    }
-  }
-  for (int64_t rv = 0; rv < b.Rp; rv += N) {
-    const VF m = hn::Load(d, b.m + rv), inv = hn::Load(d, b.alpha + rv);
-    for (int64_t j = 0; j < nk; ++j) {
-      float* sp = b.s + j * b.Rp + rv;
-      hn::Store(hn::Mul(ExpNeg(d, hn::Sub(hn::Load(d, sp), m)), inv), d, sp);
-    }
-  }
-  // Fixed summation order over the window rows (deterministic).
-  for (int64_t hi = 0; hi < p.n_rep; ++hi) {
-    const int64_t h = g * p.n_rep + hi;
-    float* dst = out.scores + h * n + k0;
-    for (int64_t j = 0; j < nk; ++j) {
-      const float* sj = b.s + j * b.Rp + hi;
-      float acc = 0.f;
-      if (out.reduce_max) {
-        for (int64_t r = 0; r < b.R; r += p.n_rep) acc = std::max(acc, sj[r]);
+// scores[h][j] = sum (or max) over the window rows i of probs[h][i][j], in
+// row order (deterministic), for heads [h0, h1).
+void ReduceWindowRows(const WindowCapture& wc, int64_t n, bool take_max,
+                      int64_t h0, int64_t h1, float* scores) {
+  for (int64_t h = h0; h < h1; ++h) {
+    float* dst = scores + h * n;
+    std::fill_n(dst, n, 0.f);
+    for (int64_t i = 0; i < wc.w; ++i) {
+      const float* src = wc.probs + (h * wc.w + i) * n;
+      if (take_max) {
+        for (int64_t j = 0; j < n; ++j) dst[j] = std::max(dst[j], src[j]);
       } else {
-        for (int64_t r = 0; r < b.R; r += p.n_rep) acc += sj[r];
+        for (int64_t j = 0; j < n; ++j) dst[j] += src[j];
       }
-      dst[j] = acc;
-    }
-    for (int64_t i = 0; out.rows != nullptr && i < w; ++i) {
-      float* row = out.rows + (h * w + i) * n + k0;
-      for (int64_t j = 0; j < nk; ++j) row[j] = b.s[j * b.Rp + i * p.n_rep + hi];
     }
   }
 }
@@ -594,14 +584,24 @@ void AttentionImpl(const AttentionShape& shape, const AttentionMask& mask,
   p.kv = kv;
   const int64_t G = shape.n_kv_heads;
 
-  WindowStats ws;
-  WindowStats* wsp = nullptr;
+  WindowCapture wc;
+  const WindowCapture* wcp = nullptr;
+  std::vector<float> probs_scratch;  // [H][w][n] when the caller wants no rows
   if (saliency != nullptr && saliency->window > 0 && kv.n > 0) {
     SKV_CHECK(saliency->scores != nullptr);
-    ws.t_begin = std::max<int64_t>(0, n_q - saliency->window);
-    ws.m.assign(static_cast<size_t>((n_q - ws.t_begin) * p.H), kNegInf);
-    ws.l.assign(ws.m.size(), 0.f);
-    wsp = &ws;
+    wc.t_begin = std::max<int64_t>(0, n_q - saliency->window);
+    wc.w = n_q - wc.t_begin;
+    const size_t n_probs = static_cast<size_t>(p.H * wc.w * kv.n);
+    if (saliency->rows != nullptr) {
+      wc.probs = saliency->rows;
+      std::fill_n(wc.probs, n_probs, 0.f);  // tiles no row sees stay 0
+    } else {
+      probs_scratch.assign(n_probs, 0.f);
+      wc.probs = probs_scratch.data();
+    }
+    wc.last_logits = saliency->last_logits;
+    if (wc.last_logits != nullptr) std::fill_n(wc.last_logits, p.H * kv.n, kNegInf);
+    wcp = &wc;
   }
 
   const int64_t bq = std::min(n_q, std::max<int64_t>(1, kTargetRows / p.n_rep));
@@ -612,14 +612,12 @@ void AttentionImpl(const AttentionShape& shape, const AttentionMask& mask,
     const int64_t blk = n_blocks - 1 - item / G;
     const int64_t g = item % G;
     const int64_t t0 = blk * bq;
-    AttendBlock(p, g, t0, std::min(n_q, t0 + bq), out, wsp);
+    AttendBlock(p, g, t0, std::min(n_q, t0 + bq), out, wcp);
   });
 
-  if (saliency != nullptr && saliency->window > 0) {
-    if (kv.n == 0) return;
-    const int64_t n_tiles = (kv.n + p.Bk - 1) / p.Bk;
-    ParallelForDynamic(G * n_tiles, [&](int64_t item) HWY_ATTR {
-      WindowTile(p, item / n_tiles, (item % n_tiles) * p.Bk, ws, *saliency);
+  if (wcp != nullptr) {
+    ParallelRanges(p.H, 1, [&](int64_t h0, int64_t h1) {
+      ReduceWindowRows(wc, kv.n, saliency->reduce_max, h0, h1, saliency->scores);
     });
   }
 }

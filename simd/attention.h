@@ -82,9 +82,11 @@ struct WindowSaliency {
 // visible keys, with g(h) = h / (n_heads / n_kv_heads).
 // q: [n_q][n_heads][head_dim] (already RoPE'd); q_pos: [n_q];
 // out: [n_q][n_heads][head_dim]. A query with no visible key gets zeros.
-// Multithreaded over (query block, head) via base/parallel.h. Streams over the
-// keys once with an online softmax (flash-attention style); `saliency`, when
-// given, costs one more pass over the keys for the window rows only.
+// Multithreaded over (query block, head) via base/parallel.h. Tiled over the
+// keys (flash-attention style): a first sweep builds each row's softmax max
+// and sum online, a second turns scores into f16-rounded probabilities times
+// V (llama.cpp's numerics). `saliency`, when given, is captured in the second
+// sweep of the blocks that hold the window rows: no extra pass over the keys.
 // Results are bit-identical for any thread count.
 void Attention(const AttentionShape& shape, const AttentionMask& mask,
                float scale, const float* q, const int32_t* q_pos, int64_t n_q,

@@ -107,6 +107,29 @@ TEST_P(SessionConsistency, BatchSizeDoesNotChangeLogits) {
                           model_->config().n_vocab, "batch 48 vs 7");
 }
 
+// A one-batch (layer-major) prefill, as structural propagation runs it,
+// computes each layer in n_batch-row chunks: bit for bit what batches of
+// n_batch tokens compute, so StructKV at 100% budgets costs what full costs.
+TEST_P(SessionConsistency, OneBatchPrefillComputesLikeBatches) {
+  const int64_t prefix = 40, n_batch = 16;
+  std::vector<float> want, got;
+  for (const bool one_batch : {false, true}) {
+    SessionOptions o;
+    o.n_ctx = kTokens;
+    o.n_batch = n_batch;
+    auto s = Session::Create(*model_, o);
+    ASSERT_TRUE(s.ok());
+    const auto doc = std::span(tokens_).first(prefix);
+    ASSERT_TRUE((one_batch ? s->EvaluateAsOneBatch(doc, nullptr)
+                           : s->Evaluate(doc, false, nullptr)).ok());
+    ASSERT_EQ(s->n_past(), prefix);
+    ASSERT_TRUE(s->Evaluate(std::span(tokens_).subspan(prefix), true,
+                            one_batch ? &got : &want).ok());
+  }
+  ASSERT_EQ(got.size(), want.size());
+  EXPECT_EQ(0, std::memcmp(got.data(), want.data(), got.size() * sizeof(float)));
+}
+
 TEST_P(SessionConsistency, DecodeAfterPrefillMatchesFullEvaluation) {
   const std::vector<float> full = EvalAll(kTokens);
   const int64_t V = model_->config().n_vocab;

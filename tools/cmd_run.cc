@@ -288,9 +288,9 @@ Status RunRun(const RunFlags& f) {
              HumanBytes(static_cast<double>(model->weight_bytes()) + kv_read),
              HumanBytes(static_cast<double>(model->weight_bytes())), HumanBytes(kv_read));
   if (f.compare_full) {
-    fmt::print("time: compressed prefill {:.2f}s (selection {:.3f}s) against {:.2f}s "
-               "uncompressed: {:.2f}x\n",
-               report.seconds, report.select_seconds, full_prefill_s,
+    fmt::print("time: compressed prefill {:.2f}s (selection {:.3f}s, scoring hooks {:.3f}s) "
+               "against {:.2f}s uncompressed: {:.2f}x\n",
+               report.seconds, report.select_seconds, report.scoring_seconds, full_prefill_s,
                full_prefill_s / std::max(report.seconds, 1e-9));
   }
   return Status::Ok();
