@@ -4,16 +4,42 @@
 #include <cstring>
 
 #include "base/check.h"
+#include "simd/activation_round.h"
 #include "simd/quant.h"
 
 namespace skv {
 
-LayerKv::LayerKv(int64_t n_kv_heads, int64_t head_dim, int64_t head_dim_v)
-    : n_kv_heads_(n_kv_heads), head_dim_(head_dim), head_dim_v_(head_dim_v) {}
+namespace {
+
+// One row of n floats into the cache type: f16 / bf16 (round to nearest
+// even), or q8_0 blocks quantised as ggml's quantize_row_q8_0 does.
+void StoreRow(GgmlType type, const float* x, uint16_t* dst, int64_t n) {
+  if (type == GgmlType::kF16) return F32ToF16(x, dst, n);
+  if (type == GgmlType::kBF16) return F32ToBF16(x, dst, n);
+  uint8_t* b = reinterpret_cast<uint8_t*>(dst);
+  float q[32];
+  for (int64_t i = 0; i < n; i += 32, b += 34) {
+    const uint16_t d = F32ToF16Bits(QuantizeBlockQ8_0(x + i, q));
+    std::memcpy(b, &d, 2);
+    for (int k = 0; k < 32; ++k) b[2 + k] = static_cast<uint8_t>(static_cast<int8_t>(q[k]));
+  }
+}
+
+}  // namespace
+
+LayerKv::LayerKv(int64_t n_kv_heads, int64_t head_dim, int64_t head_dim_v,
+                 GgmlType type)
+    : n_kv_heads_(n_kv_heads), head_dim_(head_dim), head_dim_v_(head_dim_v),
+      type_(type), k_units_(KvRowUnits(type, head_dim)),
+      v_units_(KvRowUnits(type, head_dim_v)) {
+  SKV_CHECK(IsKvCacheType(type));
+  SKV_CHECK(type != GgmlType::kQ8_0 || (head_dim % 32 == 0 && head_dim_v % 32 == 0));
+}
 
 LayerKv::LayerKv(const LayerKv& other)
     : n_kv_heads_(other.n_kv_heads_), head_dim_(other.head_dim_),
-      head_dim_v_(other.head_dim_v_), capacity_(other.capacity_),
+      head_dim_v_(other.head_dim_v_), type_(other.type_), k_units_(other.k_units_),
+      v_units_(other.v_units_), capacity_(other.capacity_),
       length_(other.length_), blocks_(other.blocks_) {
   RebuildRefs();
 }
@@ -23,6 +49,9 @@ LayerKv& LayerKv::operator=(const LayerKv& other) {
   n_kv_heads_ = other.n_kv_heads_;
   head_dim_ = other.head_dim_;
   head_dim_v_ = other.head_dim_v_;
+  type_ = other.type_;
+  k_units_ = other.k_units_;
+  v_units_ = other.v_units_;
   capacity_ = other.capacity_;
   length_ = other.length_;
   blocks_ = other.blocks_;
@@ -32,8 +61,8 @@ LayerKv& LayerKv::operator=(const LayerKv& other) {
 
 LayerKv::Block LayerKv::NewBlock() const {
   Block b;
-  b.k.resize(n_kv_heads_ * kKvBlockSlots * head_dim_);
-  b.v.resize(n_kv_heads_ * kKvBlockSlots * head_dim_v_);
+  b.k.resize(n_kv_heads_ * kKvBlockSlots * k_units_);
+  b.v.resize(n_kv_heads_ * kKvBlockSlots * v_units_);
   b.pos.resize(n_kv_heads_ * kKvBlockSlots);
   return b;
 }
@@ -60,8 +89,9 @@ void LayerKv::Append(const float* k, const float* v, const int32_t* pos,
     const int64_t r = (length_ + t) % kKvBlockSlots;
     for (int64_t g = 0; g < n_kv_heads_; ++g) {
       const int64_t slot = g * kKvBlockSlots + r;
-      F32ToF16(k + (t * n_kv_heads_ + g) * head_dim_, &b.k[slot * head_dim_], head_dim_);
-      F32ToF16(v + (t * n_kv_heads_ + g) * head_dim_v_, &b.v[slot * head_dim_v_],
+      StoreRow(type_, k + (t * n_kv_heads_ + g) * head_dim_, &b.k[slot * k_units_],
+               head_dim_);
+      StoreRow(type_, v + (t * n_kv_heads_ + g) * head_dim_v_, &b.v[slot * v_units_],
                head_dim_v_);
       b.pos[slot] = pos[t];
     }
@@ -85,10 +115,10 @@ void LayerKv::Compact(const std::vector<std::vector<int32_t>>& keep,
       Block& to = kept[i / kKvBlockSlots];
       const int64_t fs = g * kKvBlockSlots + src % kKvBlockSlots;
       const int64_t ts = g * kKvBlockSlots + i % kKvBlockSlots;
-      std::memcpy(&to.k[ts * head_dim_], &from.k[fs * head_dim_],
-                  head_dim_ * sizeof(uint16_t));
-      std::memcpy(&to.v[ts * head_dim_v_], &from.v[fs * head_dim_v_],
-                  head_dim_v_ * sizeof(uint16_t));
+      std::memcpy(&to.k[ts * k_units_], &from.k[fs * k_units_],
+                  k_units_ * sizeof(uint16_t));
+      std::memcpy(&to.v[ts * v_units_], &from.v[fs * v_units_],
+                  v_units_ * sizeof(uint16_t));
       to.pos[ts] = from.pos[fs];
     }
   }
@@ -104,6 +134,7 @@ KvView LayerKv::View() const {
   view.head_stride = capacity_;
   view.blocks = refs_.data();
   view.block_slots = kKvBlockSlots;
+  view.type = type_;
   return view;
 }
 
@@ -117,23 +148,22 @@ std::vector<int32_t> LayerKv::Positions(int64_t g) const {
 
 int64_t LayerKv::bytes_per_entry() const {
   return n_kv_heads_ *
-         ((head_dim_ + head_dim_v_) * static_cast<int64_t>(sizeof(uint16_t)) +
+         ((k_units_ + v_units_) * static_cast<int64_t>(sizeof(uint16_t)) +
           static_cast<int64_t>(sizeof(int32_t)));
 }
 
 int64_t LayerKv::live_bytes() const { return length_ * bytes_per_entry(); }
 
 int64_t LayerKv::reserved_bytes() const {
-  return n_kv_heads_ * capacity_ *
-         ((head_dim_ + head_dim_v_) * sizeof(uint16_t) + sizeof(int32_t));
+  return capacity_ * bytes_per_entry();
 }
 
 KvStore::KvStore(int64_t n_layers, int64_t n_kv_heads, int64_t head_dim,
-                 int64_t head_dim_v) {
+                 int64_t head_dim_v, GgmlType type) {
   SKV_CHECK(n_layers > 0 && n_kv_heads > 0 && head_dim > 0);
   layers_.reserve(n_layers);
   for (int64_t l = 0; l < n_layers; ++l) {
-    layers_.emplace_back(n_kv_heads, head_dim, head_dim_v);
+    layers_.emplace_back(n_kv_heads, head_dim, head_dim_v, type);
   }
 }
 

@@ -3,7 +3,8 @@
 // every entry keeps its original position,
 // so that each layer may later hold its own length and each KV head its own
 // token set (KVCompose's composite tokens) without changing the attention
-// kernel. Keys are stored after RoPE; values as produced. Storage is f16.
+// kernel. Keys are stored after RoPE; values as produced. Storage is f16 by
+// default, bf16 or q8_0 on request (--cache-type).
 // Not thread-safe: one session owns it.
 #pragma once
 
@@ -21,7 +22,9 @@ constexpr int64_t kKvBlockSlots = 256;
 
 class LayerKv {
  public:
-  LayerKv(int64_t n_kv_heads, int64_t head_dim, int64_t head_dim_v);
+  // type: IsKvCacheType (q8_0 needs head dims that are multiples of 32).
+  LayerKv(int64_t n_kv_heads, int64_t head_dim, int64_t head_dim_v,
+          GgmlType type = GgmlType::kF16);
   LayerKv(const LayerKv& other);
   LayerKv& operator=(const LayerKv& other);
   LayerKv(LayerKv&&) = default;
@@ -31,7 +34,7 @@ class LayerKv {
   // existing entries).
   void Reserve(int64_t slots);
   // Appends T entries to every head: k [T][n_kv_heads][head_dim],
-  // v [T][n_kv_heads][head_dim_v] (f32, converted to f16), pos [T].
+  // v [T][n_kv_heads][head_dim_v] (f32, converted to the cache type), pos [T].
   void Append(const float* k, const float* v, const int32_t* pos, int64_t T);
   // Drops every entry (keeps the blocks).
   void Clear() { length_ = 0; }
@@ -48,6 +51,7 @@ class LayerKv {
   int64_t capacity() const { return capacity_; }
   int64_t n_blocks() const { return static_cast<int64_t>(blocks_.size()); }
   int64_t n_kv_heads() const { return n_kv_heads_; }
+  GgmlType type() const { return type_; }
   // Bytes of live entries (keys, values and positions).
   int64_t live_bytes() const;
   // Bytes one entry takes across the layer's KV heads.
@@ -56,13 +60,15 @@ class LayerKv {
 
  private:
   struct Block {
-    std::vector<uint16_t> k;   // [n_kv_heads][kKvBlockSlots][head_dim] f16
-    std::vector<uint16_t> v;   // [n_kv_heads][kKvBlockSlots][head_dim_v] f16
+    std::vector<uint16_t> k;   // [n_kv_heads][kKvBlockSlots][k_units_]
+    std::vector<uint16_t> v;   // [n_kv_heads][kKvBlockSlots][v_units_]
     std::vector<int32_t> pos;  // [n_kv_heads][kKvBlockSlots]
   };
   Block NewBlock() const;
   void RebuildRefs();
   int64_t n_kv_heads_, head_dim_, head_dim_v_;
+  GgmlType type_;
+  int64_t k_units_, v_units_;  // KvRowUnits(type_, head_dim_ / head_dim_v_)
   int64_t capacity_ = 0;  // slots per head (blocks * kKvBlockSlots)
   int64_t length_ = 0;    // live slots per head
   std::vector<Block> blocks_;
@@ -72,7 +78,7 @@ class LayerKv {
 class KvStore {
  public:
   KvStore(int64_t n_layers, int64_t n_kv_heads, int64_t head_dim,
-          int64_t head_dim_v);
+          int64_t head_dim_v, GgmlType type = GgmlType::kF16);
   LayerKv& layer(int64_t l) { return layers_[l]; }
   const LayerKv& layer(int64_t l) const { return layers_[l]; }
   int64_t n_layers() const { return static_cast<int64_t>(layers_.size()); }

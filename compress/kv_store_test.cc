@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <numeric>
 #include <cstring>
 #include <vector>
@@ -110,6 +111,54 @@ TEST(KvStore, BytesCountLiveEntries) {
   EXPECT_EQ(store.reserved_bytes(), 2 * kKvBlockSlots * 2 * (16 * 2 + 4));
   store.Clear();
   EXPECT_EQ(store.live_bytes(), 0);
+}
+
+// bf16 and q8_0 caches: rows round-trip within the type's precision,
+// survive compaction bit for bit, and cost their own bytes (q8_0: 34 bytes
+// per 32 elements; bf16: 2 per element).
+TEST(LayerKv, Bf16AndQ8_0RowsRoundTripAndCompact) {
+  const int64_t G = 2, D = 64, T = 300;  // two blocks of slots
+  for (const GgmlType type : {GgmlType::kBF16, GgmlType::kQ8_0}) {
+    LayerKv kv(G, D, D, type);
+    std::vector<float> k, v;
+    std::vector<int32_t> pos;
+    MakeBatch(0, T, G, D, &k, &v, &pos);
+    kv.Append(k.data(), v.data(), pos.data(), T);
+    const int64_t units = KvRowUnits(type, D);
+    EXPECT_EQ(kv.bytes_per_entry(), G * (2 * units * 2 + 4)) << GgmlTypeName(type);
+    EXPECT_EQ(units, type == GgmlType::kQ8_0 ? 2 * 17 : D);
+    const KvView view = kv.View();
+    EXPECT_EQ(view.type, type);
+    std::vector<float> row(D);
+    for (int64_t g = 0; g < G; ++g) {
+      for (int64_t j = 0; j < T; j += 37) {
+        DequantizeRow(type, view.Key(g, j, units), row.data(), D);
+        for (int64_t d = 0; d < D; ++d) {
+          const float want = k[(j * G + g) * D + d];
+          // bf16: 8 significant bits; q8_0: half a step of max|x| / 127.
+          const float tol = type == GgmlType::kBF16 ? std::fabs(want) / 256
+                                                    : (std::fabs(want) + 1) / 254 + 1e-3f;
+          ASSERT_NEAR(row[d], want, tol) << GgmlTypeName(type) << " g=" << g << " j=" << j;
+        }
+      }
+    }
+    // Keep every third entry per head: copied rows are the same bits.
+    std::vector<std::vector<int32_t>> keep(G);
+    for (int64_t g = 0; g < G; ++g) {
+      for (int32_t j = g; j < T; j += 3) keep[g].push_back(j);
+      keep[g].resize(90);
+    }
+    LayerKv before = kv;
+    kv.Compact(keep, 4);
+    const KvView a = before.View(), b = kv.View();
+    for (int64_t g = 0; g < G; ++g) {
+      for (int64_t i = 0; i < 90; ++i) {
+        ASSERT_EQ(0, std::memcmp(a.Key(g, keep[g][i], units), b.Key(g, i, units), units * 2));
+        ASSERT_EQ(0, std::memcmp(a.Value(g, keep[g][i], units), b.Value(g, i, units), units * 2));
+      }
+    }
+    EXPECT_EQ(kv.live_bytes(), 90 * kv.bytes_per_entry());
+  }
 }
 
 }  // namespace

@@ -82,9 +82,9 @@ void AttentionBlock(const ModelConfig& c, int64_t layer, const LayerConfig& lc,
   ParallelFor(T, [&](int64_t t) {
     float* q = a.q.data() + t * c.q_dim();
     Rope(q, c.n_heads, c.head_dim, pos[t], lc.rope);
-    // Keys are cached in f16; like ggml's f16 K.Q product, the query is
-    // rounded to f16 too, so scores match llama.cpp's.
-    RoundActivations(GgmlType::kF16, q, q, c.q_dim());
+    // Like ggml's K.Q product, the query meets the keys in the cache's type
+    // (f16, bf16, or q8_0 blocks), so scores match llama.cpp's.
+    RoundActivations(layer_kv.type(), q, q, c.q_dim());
     Rope(a.k.data() + t * c.kv_dim(), c.n_kv_heads, c.head_dim, pos[t],
          lc.rope);
   });

@@ -152,6 +152,7 @@ StatusOr<std::vector<BenchRow>> RunModelBench(
     SessionOptions so;
     so.n_ctx = needed;
     so.n_batch = options.n_batch;
+    so.kv_type = options.kv_type;
     SKV_ASSIGN_OR_RETURN(Session session, Session::Create(model, so));
     // KV bytes before and after the timed decode: the decode reads their
     // average per token.
@@ -219,6 +220,7 @@ StatusOr<std::vector<BenchRow>> RunModelBench(
       row.simd_target += std::string("/") + IntegerDotTarget();
     }
     row.numa_policy = std::string(NumaPolicyName(ctx.placement().policy));
+    row.kv_type = GgmlTypeName(options.kv_type);
     row.numa_nodes = ctx.topology().n_nodes();
     row.pinned = ctx.pinned();
     row.peak_rss_bytes = PeakRssBytes();

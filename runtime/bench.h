@@ -86,6 +86,7 @@ struct BenchRow {
   // GEMM behind prefill batches (simd/matmul.h PrefillGemm: "f32", "bf16").
   std::string prefill_gemm;
   std::string numa_policy = "none";  // resolved --numa policy (never "auto")
+  std::string kv_type = "f16";       // KV cache storage (--cache-type)
   int numa_nodes = 1;                // nodes of the machine (usable CPUs)
   bool pinned = false;               // every worker pinned to its planned CPU
   int64_t peak_rss_bytes = 0;
@@ -119,6 +120,7 @@ struct BenchOptions {
   int reps = 5;
   bool warmup = true;
   int64_t n_batch = 512;
+  GgmlType kv_type = GgmlType::kF16;  // --cache-type
 };
 
 // Runs every test on `model`, feeding `tokens` (at least the longest test's

@@ -16,7 +16,7 @@ const char* const kKeys[] = {
     "model_path", "architecture", "model_bytes", "weight_bytes", "quant_type",
     "test",       "n_prompt",     "n_gen",       "depth",        "tps_mean",
     "tps_stddev", "tps_samples",  "reps",        "threads",      "simd_target",
-    "prefill_gemm", "numa_policy", "numa_nodes",  "pinned",      "peak_rss_bytes", "kv_bytes",  "bytes_per_token",
+    "prefill_gemm", "kv_type", "numa_policy", "numa_nodes",  "pinned",      "peak_rss_bytes", "kv_bytes",  "bytes_per_token",
     "bw_gbps",    "bw_fraction"};
 
 std::string CsvField(const nlohmann::ordered_json& v) {
@@ -58,6 +58,7 @@ nlohmann::ordered_json RowToJson(const BenchRow& r) {
   j["threads"] = r.threads;
   j["simd_target"] = r.simd_target;
   j["prefill_gemm"] = r.prefill_gemm;
+  j["kv_type"] = r.kv_type;
   j["numa_policy"] = r.numa_policy;
   j["numa_nodes"] = r.numa_nodes;
   j["pinned"] = r.pinned;

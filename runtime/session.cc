@@ -13,7 +13,14 @@ Session::Session(const Model& model, const SessionOptions& options)
     : model_(&model),
       options_(options),
       kv_(model.config().n_layers, model.config().n_kv_heads,
-          model.config().head_dim, model.config().head_dim_v) {}
+          model.config().head_dim, model.config().head_dim_v, options.kv_type) {}
+
+StatusOr<GgmlType> ParseKvCacheType(const std::string& name) {
+  for (const GgmlType t : {GgmlType::kF16, GgmlType::kBF16, GgmlType::kQ8_0}) {
+    if (name == GetGgmlType(t).name) return t;
+  }
+  return Status::Error("--cache-type '" + name + "': unknown KV cache type; valid: f16, bf16, q8_0");
+}
 
 StatusOr<Session> Session::Create(const Model& model,
                                   const SessionOptions& options) {
@@ -24,6 +31,16 @@ StatusOr<Session> Session::Create(const Model& model,
   if (options.n_batch <= 0) {
     return Status::Error("-b/--batch-size must be > 0, got " +
                          std::to_string(options.n_batch));
+  }
+  if (!IsKvCacheType(options.kv_type)) {
+    return Status::Error(std::string("--cache-type ") + GetGgmlType(options.kv_type).name +
+                         ": not a KV cache type; valid: f16, bf16, q8_0");
+  }
+  const ModelConfig& c = model.config();
+  if (options.kv_type == GgmlType::kQ8_0 && (c.head_dim % 32 != 0 || c.head_dim_v % 32 != 0)) {
+    return Status::Error("--cache-type q8_0 needs head dimensions that are multiples of 32; " +
+                         std::string("this model has ") + std::to_string(c.head_dim) + " / " +
+                         std::to_string(c.head_dim_v) + " (use f16 or bf16)");
   }
   Session session(model, options);
   session.kv_.Reserve(options.n_ctx);

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "base/status.h"
@@ -18,7 +19,12 @@ namespace skv {
 struct SessionOptions {
   int64_t n_ctx = 4096;   // maximum tokens (prompt + generated)
   int64_t n_batch = 512;  // prompt tokens per forward batch
+  // KV cache storage (--cache-type): f16, bf16 or q8_0 (IsKvCacheType).
+  GgmlType kv_type = GgmlType::kF16;
 };
+
+// --cache-type's value -> the type; errors name the flag and list the types.
+StatusOr<GgmlType> ParseKvCacheType(const std::string& name);
 
 class Session {
  public:

@@ -27,6 +27,7 @@
 #include "base/check.h"
 #include "base/parallel.h"
 #include "hwy/aligned_allocator.h"
+#include "simd/quant.h"
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "simd/attention.cc"
@@ -107,6 +108,7 @@ struct Plan {
   const int32_t* q_pos;
   int64_t n_q;
   KvView kv;
+  int64_t units;  // KvRowUnits(kv.type, D): uint16 units per K or V row
 };
 
 // Rows of one work item: queries [t0, t1) x the n_rep heads of KV head g;
@@ -178,9 +180,9 @@ void SetupBlock(const Plan& p, int64_t g, int64_t t0, int64_t t1, Block& b) {
   }
 }
 
-// dst[0, D) = f32(src[0, D)); dst[D, Dp) = 0.
-HWY_INLINE void PromoteRow(const uint16_t* src, int64_t D, int64_t Dp,
-                           float* dst) {
+// dst[0, D) = f32(src[0, D)); dst[D, Dp) = 0. src: one f16 row.
+HWY_INLINE void PromoteRowF16(const uint16_t* src, int64_t D, int64_t Dp,
+                              float* dst) {
   const DF d;
   const DH dh;
   const int64_t N = hn::Lanes(d);
@@ -197,6 +199,62 @@ HWY_INLINE void PromoteRow(const uint16_t* src, int64_t D, int64_t Dp,
     std::memcpy(dst + k, out, static_cast<size_t>(D - k) * sizeof(float));
   }
   for (int64_t z = D; z < Dp; ++z) dst[z] = 0.f;
+}
+
+// The same for one bf16 row: bf16 is the high half of an f32.
+HWY_INLINE void PromoteRowBF16(const uint16_t* src, int64_t D, int64_t Dp,
+                               float* dst) {
+  const DF d;
+  const hn::RebindToUnsigned<DF> du32;
+  const hn::Rebind<uint16_t, DF> du16;
+  const int64_t N = hn::Lanes(d);
+  int64_t k = 0;
+  for (; k + N <= D; k += N) {
+    const auto wide = hn::PromoteTo(du32, hn::LoadU(du16, src + k));
+    hn::StoreU(hn::BitCast(d, hn::ShiftLeft<16>(wide)), d, dst + k);
+  }
+  for (; k < D; ++k) {
+    const uint32_t bits = static_cast<uint32_t>(src[k]) << 16;
+    std::memcpy(dst + k, &bits, sizeof(float));
+  }
+  for (int64_t z = D; z < Dp; ++z) dst[z] = 0.f;
+}
+
+// The same for one q8_0 row: D / 32 blocks of an f16 scale and 32 int8.
+HWY_INLINE void PromoteRowQ8_0(const uint16_t* src, int64_t D, int64_t Dp,
+                               float* dst) {
+  const DF d;
+  const hn::Rebind<int8_t, DF> d8;
+  const hn::RebindToSigned<DF> di;
+  const int64_t N = hn::Lanes(d);
+  const uint8_t* b = reinterpret_cast<const uint8_t*>(src);
+  for (int64_t blk = 0; blk < D / 32; ++blk, b += 34) {
+    uint16_t bits;
+    std::memcpy(&bits, b, 2);
+    const float scale = F16BitsToF32(bits);
+    const int8_t* q = reinterpret_cast<const int8_t*>(b + 2);
+    float* out = dst + blk * 32;
+    if (32 % N == 0) {
+      const VF vs = hn::Set(d, scale);
+      for (int64_t k = 0; k < 32; k += N) {
+        const VF v = hn::ConvertTo(d, hn::PromoteTo(di, hn::LoadU(d8, q + k)));
+        hn::StoreU(hn::Mul(v, vs), d, out + k);
+      }
+    } else {
+      for (int64_t k = 0; k < 32; ++k) out[k] = scale * static_cast<float>(q[k]);
+    }
+  }
+  for (int64_t z = D; z < Dp; ++z) dst[z] = 0.f;
+}
+
+// One cached K or V row (KvView::type) in f32, zero-padded to Dp.
+HWY_INLINE void PromoteKvRow(GgmlType type, const uint16_t* src, int64_t D,
+                             int64_t Dp, float* dst) {
+  switch (type) {
+    case GgmlType::kBF16: return PromoteRowBF16(src, D, Dp, dst);
+    case GgmlType::kQ8_0: return PromoteRowQ8_0(src, D, Dp, dst);
+    default: return PromoteRowF16(src, D, Dp, dst);
+  }
 }
 
 // S[j][r] for j < nk_pad (a multiple of 4; kf rows past nk are zero).
@@ -269,8 +327,10 @@ void MaskedScores(const Plan& p, const Block& b, const int32_t* kpos,
   const int64_t N = hn::Lanes(d);
   const int64_t D = p.D, Rp = b.Rp;
   const int64_t nk_pad = RoundUp(nk, 4);
-  const uint16_t* kbase = p.kv.Key(b.g, k0, D);  // tiles never straddle blocks
-  for (int64_t j = 0; j < nk; ++j) PromoteRow(kbase + j * D, D, D, b.kf + j * D);
+  const uint16_t* kbase = p.kv.Key(b.g, k0, p.units);  // tiles never straddle blocks
+  for (int64_t j = 0; j < nk; ++j) {
+    PromoteKvRow(p.kv.type, kbase + j * p.units, D, D, b.kf + j * D);
+  }
   std::fill(b.kf + nk * D, b.kf + nk_pad * D, 0.f);
   ScoresTile(p, b, nk_pad);
   const bool cap = p.softcap > 0.f;
@@ -327,10 +387,21 @@ void SoftmaxTile(const Block& b, int64_t nk) {
   }
 }
 
-// Second pass: S -> P = f16(exp(S - m) / l) with the rows' final max m and
-// sum l (rows without a visible key get P = 0), as ggml's softmax followed by
-// its f16 P.V product computes them.
-void ProbabilitiesTile(const Block& b, int64_t nk) {
+// Rounds probabilities p in [0, 1] to bf16 (nearest even), in f32.
+HWY_INLINE VF RoundProbabilityToBF16(DF d, VF p) {
+  using DU = hn::RebindToUnsigned<DF>;
+  const DU du;
+  const auto bits = hn::BitCast(du, p);
+  const auto lsb = hn::And(hn::ShiftRight<16>(bits), hn::Set(du, 1u));
+  return hn::BitCast(d, hn::And(hn::Add(bits, hn::Add(hn::Set(du, 0x7FFFu), lsb)),
+                                hn::Set(du, 0xFFFF0000u)));
+}
+
+// Second pass: S -> P = exp(S - m) / l with the rows' final max m and sum l
+// (rows without a visible key get P = 0), rounded to the values' type as
+// ggml's softmax followed by its P.V product does (f16 for f16 values, bf16
+// for bf16); q8_0 values meet unrounded P (ggml dequantises them to f32).
+void ProbabilitiesTile(const Block& b, int64_t nk, GgmlType v_type) {
   const DF d;
   const int64_t N = hn::Lanes(d);
   const int64_t Rp = b.Rp;
@@ -343,8 +414,11 @@ void ProbabilitiesTile(const Block& b, int64_t nk) {
                                       hn::Div(hn::Set(d, 1.f), l));
     for (int64_t j = 0; j < nk; ++j) {
       float* sp = b.s + j * Rp + rv;
-      const VF e = ExpNeg(d, hn::Sub(hn::Load(d, sp), m_safe));
-      hn::Store(RoundProbabilityToF16(d, hn::Mul(e, inv)), d, sp);
+      const VF pr = hn::Mul(ExpNeg(d, hn::Sub(hn::Load(d, sp), m_safe)), inv);
+      hn::Store(v_type == GgmlType::kF16    ? RoundProbabilityToF16(d, pr)
+                : v_type == GgmlType::kBF16 ? RoundProbabilityToBF16(d, pr)
+                                            : pr,
+                d, sp);
     }
   }
 }
@@ -354,9 +428,9 @@ void AccumulateTile(const Plan& p, const Block& b, int64_t k0, int64_t nk) {
   const DF d;
   const int64_t N = hn::Lanes(d);
   const int64_t D = p.D, Dp = p.Dp, Rp = b.Rp;
-  const uint16_t* vbase = p.kv.Value(b.g, k0, D);
+  const uint16_t* vbase = p.kv.Value(b.g, k0, p.units);
   for (int64_t j = 0; j < nk; ++j) {
-    PromoteRow(vbase + j * D, D, Dp, b.vf + j * Dp);
+    PromoteKvRow(p.kv.type, vbase + j * p.units, D, Dp, b.vf + j * Dp);
   }
   const int64_t R4 = RoundUp(b.R, 4);  // <= Rp; padded rows have P = 0
   for (int64_t r = 0; r < R4; r += 4) {
@@ -525,7 +599,7 @@ void AttendBlock(const Plan& p, int64_t g, int64_t t0, int64_t t1, float* out,
       CaptureLastLogits(p, b, k0, nk, *wc);
       CaptureWindowRows(p, b, k0, nk, *wc);
     }
-    ProbabilitiesTile(b, nk);
+    ProbabilitiesTile(b, nk, p.kv.type);
     AccumulateTile(p, b, k0, nk);
   }
   for (int64_t r = 0; r < b.R; ++r) {
@@ -582,6 +656,8 @@ void AttentionImpl(const AttentionShape& shape, const AttentionMask& mask,
   p.q_pos = q_pos;
   p.n_q = n_q;
   p.kv = kv;
+  SKV_CHECK(IsKvCacheType(kv.type) && (kv.type != GgmlType::kQ8_0 || p.D % 32 == 0));
+  p.units = KvRowUnits(kv.type, p.D);
   const int64_t G = shape.n_kv_heads;
 
   WindowCapture wc;
@@ -630,6 +706,14 @@ HWY_AFTER_NAMESPACE();
 namespace skv {
 
 HWY_EXPORT(AttentionImpl);
+
+bool IsKvCacheType(GgmlType type) {
+  return type == GgmlType::kF16 || type == GgmlType::kBF16 || type == GgmlType::kQ8_0;
+}
+
+int64_t KvRowUnits(GgmlType type, int64_t dim) {
+  return GgmlRowBytes(type, dim) / static_cast<int64_t>(sizeof(uint16_t));
+}
 
 void Attention(const AttentionShape& shape, const AttentionMask& mask,
                float scale, const float* q, const int32_t* q_pos, int64_t n_q,

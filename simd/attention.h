@@ -1,11 +1,21 @@
 // Causal attention of a block of queries against a KV set whose entries carry
 // their original positions (so pruned and per-head token sets work the same
-// way as a full cache). Keys and values are stored as IEEE f16 bits.
+// way as a full cache). Keys and values are stored as f16 (the default),
+// bf16 or q8_0 rows (KvView::type).
 #pragma once
 
 #include <cstdint>
 
+#include "simd/ggml_types.h"
+
 namespace skv {
+
+// The KV cache types the kernel reads: f16, bf16, or q8_0 (blocks of 32
+// int8 with an f16 scale, 34 bytes; the row length must be a multiple of 32).
+bool IsKvCacheType(GgmlType type);
+// A row of `dim` elements of `type` in uint16 units (q8_0's 34-byte blocks
+// are 17 units), the stride the cache and the kernel use.
+int64_t KvRowUnits(GgmlType type, int64_t dim);
 
 struct AttentionShape {
   int64_t n_heads = 0;     // query heads
@@ -23,8 +33,8 @@ struct AttentionMask {
 // One fixed-size block of a blocked KV layer: entries [b * block_slots,
 // (b + 1) * block_slots) of every KV head.
 struct KvBlockRef {
-  const uint16_t* k = nullptr;   // [n_kv_heads][block_slots][head_dim] f16
-  const uint16_t* v = nullptr;   // [n_kv_heads][block_slots][head_dim] f16
+  const uint16_t* k = nullptr;   // [n_kv_heads][block_slots][KvRowUnits(type, head_dim)]
+  const uint16_t* v = nullptr;   // [n_kv_heads][block_slots][KvRowUnits(type, head_dim)]
   const int32_t* pos = nullptr;  // [n_kv_heads][block_slots]
 };
 
@@ -33,22 +43,25 @@ struct KvBlockRef {
 // store, whose blocks can be freed or moved one by one). The kernel reads
 // key tiles whose size divides block_slots, so a tile never straddles blocks.
 struct KvView {
-  const uint16_t* k = nullptr;    // [n_kv_heads][head_stride][head_dim] f16
-  const uint16_t* v = nullptr;    // [n_kv_heads][head_stride][head_dim] f16
+  // Rows of head_dim elements of `type`, KvRowUnits(type, head_dim) apart.
+  const uint16_t* k = nullptr;    // [n_kv_heads][head_stride][row units]
+  const uint16_t* v = nullptr;    // [n_kv_heads][head_stride][row units]
   const int32_t* pos = nullptr;   // [n_kv_heads][head_stride] original positions
   int64_t n = 0;                  // valid entries per KV head
   int64_t head_stride = 0;        // slots per KV head (>= n), contiguous only
   const KvBlockRef* blocks = nullptr;  // [ceil(n / block_slots)] or null
   int64_t block_slots = 0;             // a power of two >= 128 when blocked
+  GgmlType type = GgmlType::kF16;      // of keys and values (IsKvCacheType)
 
-  // Entry j of KV head g; entries j.. of the same block follow it.
-  const uint16_t* Key(int64_t g, int64_t j, int64_t head_dim) const {
-    if (blocks == nullptr) return k + (g * head_stride + j) * head_dim;
-    return blocks[j / block_slots].k + (g * block_slots + j % block_slots) * head_dim;
+  // Entry j of KV head g; entries j.. of the same block follow it, `units`
+  // (KvRowUnits(type, head_dim)) apart.
+  const uint16_t* Key(int64_t g, int64_t j, int64_t units) const {
+    if (blocks == nullptr) return k + (g * head_stride + j) * units;
+    return blocks[j / block_slots].k + (g * block_slots + j % block_slots) * units;
   }
-  const uint16_t* Value(int64_t g, int64_t j, int64_t head_dim) const {
-    if (blocks == nullptr) return v + (g * head_stride + j) * head_dim;
-    return blocks[j / block_slots].v + (g * block_slots + j % block_slots) * head_dim;
+  const uint16_t* Value(int64_t g, int64_t j, int64_t units) const {
+    if (blocks == nullptr) return v + (g * head_stride + j) * units;
+    return blocks[j / block_slots].v + (g * block_slots + j % block_slots) * units;
   }
   const int32_t* Pos(int64_t g, int64_t j) const {
     if (blocks == nullptr) return pos + g * head_stride + j;

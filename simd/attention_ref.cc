@@ -42,6 +42,48 @@ const std::vector<double>& HalfTable() {
   return table;
 }
 
+// One cached row of D elements decoded independently of the kernel: f16
+// through the table, bf16 as the high half of an f32, q8_0 as scale * int8.
+void DecodeRow(GgmlType type, const uint16_t* src, int64_t D, double* dst) {
+  const std::vector<double>& half = HalfTable();
+  if (type == GgmlType::kF16) {
+    for (int64_t k = 0; k < D; ++k) dst[k] = half[src[k]];
+  } else if (type == GgmlType::kBF16) {
+    for (int64_t k = 0; k < D; ++k) {
+      const uint32_t bits = static_cast<uint32_t>(src[k]) << 16;
+      float f;
+      std::memcpy(&f, &bits, 4);
+      dst[k] = f;
+    }
+  } else {
+    SKV_CHECK(type == GgmlType::kQ8_0 && D % 32 == 0);
+    const uint8_t* b = reinterpret_cast<const uint8_t*>(src);
+    for (int64_t blk = 0; blk < D / 32; ++blk, b += 34) {
+      uint16_t d;
+      std::memcpy(&d, b, 2);
+      for (int64_t k = 0; k < 32; ++k) {
+        dst[blk * 32 + k] = half[d] * static_cast<int8_t>(b[2 + k]);
+      }
+    }
+  }
+}
+
+// A probability as it meets V (attention.h): rounded to f16 for f16 values,
+// to bf16 (nearest even) for bf16, unrounded for q8_0.
+double ProbabilityForValues(GgmlType type, double p) {
+  const float f = static_cast<float>(p);
+  if (type == GgmlType::kF16) return HalfTable()[F32ToF16Bits(f)];
+  if (type == GgmlType::kBF16) {
+    uint32_t bits;
+    std::memcpy(&bits, &f, 4);
+    bits = (bits + 0x7FFFu + ((bits >> 16) & 1u)) & 0xFFFF0000u;
+    float r;
+    std::memcpy(&r, &bits, 4);
+    return r;
+  }
+  return f;
+}
+
 }  // namespace
 
 void AttentionRef(const AttentionShape& shape, const AttentionMask& mask,
@@ -65,7 +107,8 @@ void AttentionRef(const AttentionShape& shape, const AttentionMask& mask,
                 -std::numeric_limits<float>::infinity());
     }
   }
-  const std::vector<double>& half = HalfTable();
+  const int64_t units = KvRowUnits(kv.type, D);
+  std::vector<double> row(static_cast<size_t>(D));    // [D] one decoded K or V row
   std::vector<double> logit(static_cast<size_t>(n));  // [n]
   std::vector<char> visible(static_cast<size_t>(n));  // [n]
   std::vector<double> acc(static_cast<size_t>(D));    // [D]
@@ -81,9 +124,8 @@ void AttentionRef(const AttentionShape& shape, const AttentionMask& mask,
                      (mask.sliding_window <= 0 || qp - kp < mask.sliding_window);
         if (!visible[j]) continue;
         double s = 0.0;
-        for (int64_t k = 0; k < D; ++k) {
-          s += static_cast<double>(qv[k]) * half[kv.Key(g, j, D)[k]];
-        }
+        DecodeRow(kv.type, kv.Key(g, j, units), D, row.data());
+        for (int64_t k = 0; k < D; ++k) s += static_cast<double>(qv[k]) * row[k];
         s *= scale;
         if (mask.softcap > 0.f) s = mask.softcap * std::tanh(s / mask.softcap);
         logit[j] = s;
@@ -100,9 +142,9 @@ void AttentionRef(const AttentionShape& shape, const AttentionMask& mask,
       for (int64_t j = 0; j < n; ++j) {
         if (!visible[j]) continue;
         const double pj = std::exp(logit[j] - mx) / sum;
-        // Probabilities meet the f16 values rounded to f16 (see attention.h).
-        const double p16 = half[F32ToF16Bits(static_cast<float>(pj))];
-        for (int64_t k = 0; k < D; ++k) acc[k] += p16 * half[kv.Value(g, j, D)[k]];
+        const double pv = ProbabilityForValues(kv.type, pj);
+        DecodeRow(kv.type, kv.Value(g, j, units), D, row.data());
+        for (int64_t k = 0; k < D; ++k) acc[k] += pv * row[k];
         if (t < t_win) continue;
         float& score = saliency->scores[h * n + j];
         score = saliency->reduce_max ? std::max(score, static_cast<float>(pj))

@@ -17,6 +17,8 @@
 
 #include "base/parallel.h"
 #include "gtest/gtest.h"
+#include "simd/activation_round.h"
+#include "simd/quant.h"
 #include "simd/target_test_util.h"
 
 namespace skv {
@@ -110,6 +112,36 @@ struct Problem {
     return m;
   }
 
+  // Re-stores K and V in another cache type (bf16, q8_0), from the f16
+  // values: the kernel and the reference then both read the new rows.
+  void Recode(GgmlType type) {
+    const int64_t G = shape.n_kv_heads, D = shape.head_dim;
+    const int64_t units = KvRowUnits(type, D), rows = G * kv.head_stride;
+    for (auto [src, dst] : {std::pair{&k, &k_recoded}, std::pair{&v, &v_recoded}}) {
+      dst->assign(rows * units, 0);
+      std::vector<float> f(D), qf(32);
+      for (int64_t r = 0; r < rows; ++r) {
+        for (int64_t d = 0; d < D; ++d) f[d] = HalfToFloat((*src)[r * D + d]);
+        uint16_t* out = dst->data() + r * units;
+        if (type == GgmlType::kBF16) {
+          F32ToBF16(f.data(), out, D);
+        } else {
+          ASSERT_EQ(type, GgmlType::kQ8_0);
+          auto* b = reinterpret_cast<uint8_t*>(out);
+          for (int64_t i = 0; i < D; i += 32, b += 34) {
+            const uint16_t scale = F32ToF16Bits(QuantizeBlockQ8_0(f.data() + i, qf.data()));
+            std::memcpy(b, &scale, 2);
+            for (int j = 0; j < 32; ++j) b[2 + j] = uint8_t(int8_t(qf[j]));
+          }
+        }
+      }
+    }
+    kv.k = k_recoded.data();
+    kv.v = v_recoded.data();
+    kv.type = type;
+  }
+  std::vector<uint16_t> k_recoded, v_recoded;  // [G][stride][KvRowUnits]
+
   std::vector<float> Run(bool ref, WindowSaliency* sal = nullptr) const {
     std::vector<float> out(n_q * shape.n_heads * shape.head_dim, -7.f);
     if (ref) {
@@ -193,6 +225,35 @@ INSTANTIATE_TEST_SUITE_P(
         Config{64, 37, 300, 111, K::kPrunedPerHead, 0, 0.f},
         Config{256, 1, 300, 45, K::kPrunedPerHead, 0, 0.f},
         Config{64, 37, 300, 1, K::kPrunedPerHead, 0, 0.f}));
+
+// bf16 and q8_0 caches (--cache-type): the kernel decodes the rows and
+// rounds probabilities as the reference does (bf16 P for bf16 values, f32 P
+// for q8_0), on every target, for prefill, decode, windows and pruned sets.
+TEST(AttentionTest, Bf16AndQ8_0CachesMatchReference) {
+  for (const GgmlType type : {GgmlType::kBF16, GgmlType::kQ8_0}) {
+    for (const Config& c : {Config{64, 37, 300, 300, K::kSorted, 0, 0.f},
+                            Config{256, 1, 300, 300, K::kSorted, 50, 0.f},
+                            Config{64, 37, 300, 111, K::kPrunedPerHead, 16, 5.f},
+                            Config{128, 5, 5, 5, K::kSorted, 0, 0.f}}) {
+      Problem pr(8, 2, c.D, c.n_q, c.n_ctx, c.n, c.keys, 99 + c.n + c.D);
+      pr.mask.sliding_window = c.window;
+      pr.mask.softcap = c.softcap;
+      pr.Recode(type);
+      const auto want = pr.Run(true);
+      // One bf16 ulp of P is 2^-8 p; q8_0 values are within 1% of the f16
+      // ones the bounds are computed from.
+      const double tol = 1.1 * (4 * kEps * pr.MaxV() * (1.0 + pr.MaxLogit()) +
+                                std::ldexp(pr.MaxV(), -7));
+      ForEachTarget([&](int64_t) {
+        ExpectMatches(pr, want, tol, GgmlTypeName(type));
+      });
+      // And it really reads the other type: f16 results differ.
+      Problem f16(8, 2, c.D, c.n_q, c.n_ctx, c.n, c.keys, 99 + c.n + c.D);
+      f16.mask = pr.mask;
+      EXPECT_NE(f16.Run(false), pr.Run(false)) << GgmlTypeName(type);
+    }
+  }
+}
 
 TEST(AttentionTest, OddHeadDimsAndGroupSizes) {
   // head_dim not a multiple of the vector length (and shorter than one

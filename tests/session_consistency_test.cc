@@ -40,10 +40,11 @@ class SessionConsistency : public ::testing::TestWithParam<std::string> {
     }
   }
 
-  std::vector<float> EvalAll(int64_t n_batch) {
+  std::vector<float> EvalAll(int64_t n_batch, GgmlType kv_type = GgmlType::kF16) {
     SessionOptions o;
     o.n_ctx = kTokens;
     o.n_batch = n_batch;
+    o.kv_type = kv_type;
     auto s = Session::Create(*model_, o);
     EXPECT_TRUE(s.ok());
     std::vector<float> logits;
@@ -128,6 +129,28 @@ TEST_P(SessionConsistency, OneBatchPrefillComputesLikeBatches) {
   }
   ASSERT_EQ(got.size(), want.size());
   EXPECT_EQ(0, std::memcmp(got.data(), want.data(), got.size() * sizeof(float)));
+}
+
+// --cache-type bf16 / q8_0 store K and V with 8 significant bits or 8-bit
+// blocks: the next-token distributions move by far less than a wrong row
+// layout or scale would move them (those give KL of order 1).
+TEST_P(SessionConsistency, Bf16AndQ8_0CachesStayCloseToF16) {
+  const std::vector<float> f16 = EvalAll(16);
+  const int64_t V = model_->config().n_vocab;
+  for (const GgmlType type : {GgmlType::kBF16, GgmlType::kQ8_0}) {
+    const std::vector<float> other = EvalAll(16, type);
+    ASSERT_EQ(other.size(), f16.size());
+    double sum = 0, worst = 0;
+    for (int64_t r = 0; r < kTokens; ++r) {
+      const double kl = RowKl(f16.data() + r * V, other.data() + r * V, V);
+      sum += kl;
+      worst = std::max(worst, kl);
+    }
+    std::printf("%s cache vs f16: mean KL %.2e, max %.2e\n", GgmlTypeName(type),
+                sum / kTokens, worst);
+    EXPECT_LT(sum / kTokens, 0.05) << GgmlTypeName(type);
+    EXPECT_NE(0, std::memcmp(f16.data(), other.data(), f16.size() * sizeof(float)));
+  }
 }
 
 TEST_P(SessionConsistency, DecodeAfterPrefillMatchesFullEvaluation) {

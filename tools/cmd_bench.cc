@@ -25,6 +25,7 @@ struct BenchFlags {
   int reps = 5;
   bool no_warmup = false;
   int64_t n_batch = 512;
+  GgmlType kv_type = GgmlType::kF16;
   int64_t bw_bytes = int64_t{1} << 30;
   std::string text_file;
   std::string tokens_file;
@@ -71,6 +72,7 @@ Status RunBench(const BenchFlags& f) {
   options.reps = f.reps;
   options.warmup = !f.no_warmup;
   options.n_batch = f.n_batch;
+  options.kv_type = f.kv_type;
   int64_t n_tokens = 0;
   for (const BenchTest& t : options.tests) {
     n_tokens = std::max(n_tokens, t.is_decode() ? t.depth + t.n_gen : t.n_prompt);
@@ -174,6 +176,7 @@ void RegisterBench(CLI::App& app) {
                 "skip the untimed warm-up of each test (a shortened run: <= 512 prompt/depth tokens, <= 8 decodes)");
   cmd->add_option("-b,--batch-size", flags->n_batch, "prompt tokens per forward batch")
       ->capture_default_str();
+  AddCacheTypeOption(*cmd, &flags->kv_type);
   cmd->add_option("--bw-bytes", flags->bw_bytes,
                   "read-bandwidth probe buffer in bytes (0: skip the probe)")
       ->capture_default_str();

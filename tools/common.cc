@@ -60,6 +60,20 @@ void SessionFlags::Register(CLI::App& app, int64_t default_ctx) {
   app.add_option("-b,--batch-size", options.n_batch,
                  "prompt tokens per forward batch")
       ->capture_default_str();
+  AddCacheTypeOption(app, &options.kv_type);
+}
+
+void AddCacheTypeOption(CLI::App& app, GgmlType* type) {
+  app.add_option_function<std::string>(
+         "--cache-type",
+         [type](const std::string& name) {
+           StatusOr<GgmlType> t = ParseKvCacheType(name);
+           if (!t.ok()) throw CLI::ValidationError(t.status().message());
+           *type = *t;
+         },
+         "KV cache storage: f16 (default), bf16, or q8_0 (half the bytes; head dims "
+         "multiple of 32)")
+      ->default_str("f16");
 }
 
 void SamplerFlags::Register(CLI::App& app) {

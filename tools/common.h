@@ -43,8 +43,12 @@ extern const char* const kNumaHelp;
 
 struct SessionFlags {
   SessionOptions options;
+  // -c, -b and --cache-type (f16, bf16, q8_0).
   void Register(CLI::App& app, int64_t default_ctx);
 };
+
+// Registers --cache-type on `app`, parsed into *type.
+void AddCacheTypeOption(CLI::App& app, GgmlType* type);
 
 struct SamplerFlags {
   SamplerOptions options;

@@ -84,8 +84,15 @@ def fmt_budget(b):
     return f"{100 * b:g}%"
 
 
+# Prose haystacks chosen with --haystack other than the default essays: their
+# rows reuse the same (task, index) as the essay prompts, so they get their own
+# table instead of joining the sweep.
+ALT_HAYSTACKS = ("gcide", "fortunes")
+
+
 def task_section(rows, out_dir, md):
-    tasks = [r for r in rows if r.get("kind") == "task" and r["task"] != "needle"]
+    tasks = [r for r in rows if r.get("kind") == "task" and r["task"] != "needle"
+             and r["haystack"] not in ALT_HAYSTACKS]
     if not tasks:
         md.append("No task results yet.\n")
         return
@@ -185,6 +192,39 @@ def task_section(rows, out_dir, md):
             for m, b, sc, lo, hi, n, lost, fsame in table:
                 md.append(f"| {m} | {b} | {sc:.1f} | [{lo:.1f}, {hi:.1f}] | {n} | {lost} | {fsame:.1f} |")
             md.append("")
+
+
+def haystack_section(rows, md):
+    """Methods on the same task, length and budget, one column per prose haystack."""
+    tasks = [r for r in rows if r.get("kind") == "task" and r["task"] != "needle"]
+    combos = sorted({(r["task"], r["length"], r["budget"]) for r in tasks
+                     if r["haystack"] in ALT_HAYSTACKS and r["method"] != "full"})
+    if not combos:
+        return
+    md.append("### By haystack\n")
+    for task, L, b in combos:
+        sub = [r for r in tasks if r["task"] == task and r["length"] == L
+               and (r["budget"] == b or r["method"] == "full")]
+        hays = sorted({r["haystack"] for r in sub}, key=lambda h: (h in ALT_HAYSTACKS, h))
+        source = {r["haystack"]: r.get("haystack_source", r["haystack"]) for r in sub}
+        modes = [m for m in ("agnostic", "aware") if any(r["mode"] == m for r in sub)]
+        methods = []
+        for r in sub:
+            if r["method"] not in methods:
+                methods.append(r["method"])
+        md.append(f"{task}, L={L}, budget {fmt_budget(b)} (`full`: 100%); mean score (n prompts). "
+                  "Haystacks: " + "; ".join(f"`{h}` = {source[h]}" for h in hays) + ".\n")
+        md.append("| method | " + " | ".join(f"{h} {m}" for h in hays for m in modes) + " |")
+        md.append("|---|" + "---|" * (len(hays) * len(modes)))
+        for method in methods:
+            cells = []
+            for h in hays:
+                for m in modes:
+                    v = [r["score"] for r in sub
+                         if r["method"] == method and r["haystack"] == h and r["mode"] == m]
+                    cells.append(f"{100 * sum(v) / len(v):.0f} (n={len(v)})" if v else "-")
+            md.append(f"| {method} | " + " | ".join(cells) + " |")
+        md.append("")
 
 
 def needle_section(rows, out_dir, md):
@@ -329,6 +369,7 @@ def main():
               f"{len(fidelity)} fidelity comparisons (data: `{os.path.relpath(args.dir, args.out)}`).\n")
     md.append("## Tasks (RULER-style)\n")
     task_section(results, args.out, md)
+    haystack_section(results, md)
     needle_section(results, args.out, md)
     md.append("## Fidelity\n")
     fidelity_section(fidelity, args.out, md)

@@ -39,6 +39,21 @@ if [ "${1:-}" != "--report" ]; then
   "$B" eval -m "$M" -t "$T" --fidelity --methods all --budgets 0.2 --lengths 4096 --out "$OUT"
   "$B" eval "${COMMON[@]}" --tasks needle --methods full,snapkv,structkv --budgets 0.2 \
     --lengths 4096 --mode agnostic
+  # 6. (2026-11-23, session 4) KVCompose's rows were dropped from data/ after its budget fix
+  #    (f3eff37: the first run's 50% rows had compressed nothing); steps 2 and 4 redo them.
+  # 7. In order of priority: the method sweep at 4K (20%, both modes), 8K fidelity and needle,
+  #    the other Debian haystacks (niah_single_2 at 2K, 20%), then 4K at 10% and 50%.
+  S4=("${COMMON[@]}" --tasks "$SWEEP_TASKS" --methods all --samples 1)
+  "$B" eval "${S4[@]}" --lengths 4096 --budgets 0.2 --mode agnostic,aware
+  "$B" eval -m "$M" -t "$T" --fidelity --methods all --budgets 0.2 --lengths 8192 --out "$OUT"
+  "$B" eval "${COMMON[@]}" --tasks needle --methods full,snapkv,structkv --budgets 0.2 \
+    --lengths 8192 --mode aware
+  for H in gcide fortunes; do
+    "$B" eval "${COMMON[@]}" --tasks niah_single_2 --methods all --budgets 0.2 --lengths 2048 \
+      --mode agnostic,aware --samples 2 --haystack "$H"
+  done
+  "$B" eval "${S4[@]}" --lengths 4096 --budgets 0.1,0.5 --mode agnostic,aware
+  "$B" eval "${S4[@]}" --lengths 8192 --budgets 0.2 --mode aware
 fi
 .venv/bin/python tools/scripts/eval_report.py "$OUT" --out docs/quality \
   --title "Quality of KV compression on Gemma 3 270M (generated)" \
