@@ -94,5 +94,30 @@ void BM_AttentionDecode(benchmark::State& state) {
 }
 BENCHMARK(BM_AttentionDecode)->Arg(4096)->Unit(benchmark::kMicrosecond)->UseRealTime();
 
+// Decode with Gemma 3 270M's global-layer shape: 4 query heads on one KV head,
+// head_dim 256. One KV head leaves one work item per call unless the kernel
+// splits the keys (attention.cc, AttendSplitKeys).
+void BM_AttentionDecodeOneKvHead(benchmark::State& state) {
+  const int64_t n = state.range(0), H = 4, D = 256;
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> dist(-1.f, 1.f);
+  std::vector<float> q(H * D), out(H * D);
+  for (float& x : q) x = dist(rng);
+  std::vector<uint16_t> k(n * D), v(n * D);  // [1][n][D] f16
+  for (auto& x : k) x = uint16_t(((rng() & 1) << 15) | (14 << 10) | (rng() & 0x3ff));
+  for (auto& x : v) x = uint16_t(((rng() & 1) << 15) | (14 << 10) | (rng() & 0x3ff));
+  std::vector<int32_t> pos(n);
+  for (int64_t j = 0; j < n; ++j) pos[j] = int32_t(j);
+  const int32_t q_pos = int32_t(n - 1);
+  const KvView kv{k.data(), v.data(), pos.data(), n, n};
+  for (auto _ : state) {
+    Attention({H, 1, D}, {}, 1.f / 16.f, q.data(), &q_pos, 1, kv, out.data());
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.counters["GB/s"] = benchmark::Counter(
+      2.0 * n * D * sizeof(uint16_t) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_AttentionDecodeOneKvHead)->Arg(16384)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
 }  // namespace
 }  // namespace skv

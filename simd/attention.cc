@@ -565,21 +565,10 @@ void CaptureWindowRows(const Plan& p, const Block& b, int64_t k0, int64_t nk,
   }
 }
 
-// Main pass for queries [t0, t1) of KV head g.
-void AttendBlock(const Plan& p, int64_t g, int64_t t0, int64_t t1, float* out,
-                 const WindowCapture* wc) {
-  Block b;
-  SetupBlock(p, g, t0, t1, b);
-  std::fill(b.m, b.m + b.Rp, kNegInf);
-  std::fill(b.l, b.l + b.Rp, 0.f);
-  std::fill(b.acc, b.acc + b.Rp * p.Dp, 0.f);
-  const bool capture = wc != nullptr && t1 > wc->t_begin;
-  // Pass 1: each row's final max and sum over its visible keys. Pass 2: the
-  // normalised probabilities, rounded to f16 like the f16 values they weight
-  // (ggml's non-flash attention; llama.cpp's numerics), times V. The extra
-  // score pass costs Q.K once more; the V pass stays single.
-  for (int64_t k0 = 0; k0 < p.kv.n; k0 += p.Bk) {
-    const int64_t nk = std::min(p.Bk, p.kv.n - k0);
+// Sweep 1 over keys [k_begin, k_end): the rows' online max m and sum l.
+void StatsSweep(const Plan& p, Block& b, int64_t k_begin, int64_t k_end) {
+  for (int64_t k0 = k_begin; k0 < k_end; k0 += p.Bk) {
+    const int64_t nk = std::min(p.Bk, k_end - k0);
     int32_t tmin, tmax;
     const int32_t* kpos = p.kv.Pos(b.g, k0);
     TileRange(kpos, nk, &tmin, &tmax);
@@ -587,21 +576,44 @@ void AttendBlock(const Plan& p, int64_t g, int64_t t0, int64_t t1, float* out,
     MaskedScores(p, b, kpos, k0, nk);
     SoftmaxTile(b, nk);
   }
-  std::fill(b.alpha, b.alpha + b.Rp, 1.f);  // pass 2 adds without rescaling
-  for (int64_t k0 = 0; k0 < p.kv.n; k0 += p.Bk) {
-    const int64_t nk = std::min(p.Bk, p.kv.n - k0);
+}
+
+// Sweep 2 over keys [k_begin, k_end) with the rows' final m and l: acc +=
+// P V, P rounded as the values' type asks (ProbabilitiesTile); window rows
+// are captured on the way when wc is given.
+void ValueSweep(const Plan& p, Block& b, int64_t k_begin, int64_t k_end,
+                const WindowCapture* wc) {
+  std::fill(b.alpha, b.alpha + b.Rp, 1.f);  // adds without rescaling
+  for (int64_t k0 = k_begin; k0 < k_end; k0 += p.Bk) {
+    const int64_t nk = std::min(p.Bk, k_end - k0);
     int32_t tmin, tmax;
     const int32_t* kpos = p.kv.Pos(b.g, k0);
     TileRange(kpos, nk, &tmin, &tmax);
     if (!TileMayBeVisible(b, tmin, tmax)) continue;
     MaskedScores(p, b, kpos, k0, nk);
-    if (capture) {
+    if (wc != nullptr) {
       CaptureLastLogits(p, b, k0, nk, *wc);
       CaptureWindowRows(p, b, k0, nk, *wc);
     }
     ProbabilitiesTile(b, nk, p.kv.type);
     AccumulateTile(p, b, k0, nk);
   }
+}
+
+// Main pass for queries [t0, t1) of KV head g. Sweep 1 finds each row's
+// final max and sum over its visible keys; sweep 2 turns scores into
+// normalised probabilities, rounded like the values they weight (ggml's
+// non-flash attention; llama.cpp's numerics), times V. The extra score
+// sweep costs Q.K once more; the V pass stays single.
+void AttendBlock(const Plan& p, int64_t g, int64_t t0, int64_t t1, float* out,
+                 const WindowCapture* wc) {
+  Block b;
+  SetupBlock(p, g, t0, t1, b);
+  std::fill(b.m, b.m + b.Rp, kNegInf);
+  std::fill(b.l, b.l + b.Rp, 0.f);
+  std::fill(b.acc, b.acc + b.Rp * p.Dp, 0.f);
+  StatsSweep(p, b, 0, p.kv.n);
+  ValueSweep(p, b, 0, p.kv.n, wc != nullptr && t1 > wc->t_begin ? wc : nullptr);
   for (int64_t r = 0; r < b.R; ++r) {
     const int64_t t = t0 + r / p.n_rep;
     const int64_t h = g * p.n_rep + r % p.n_rep;
@@ -609,6 +621,72 @@ void AttendBlock(const Plan& p, int64_t g, int64_t t0, int64_t t1, float* out,
     const float* src = b.acc + r * p.Dp;
     for (int64_t k = 0; k < p.D; ++k) dst[k] = src[k];
   }
+}
+
+// Keys per split of the split-key path: a multiple of every key tile.
+constexpr int64_t kSplitKeys = 2048;
+
+// Decode-shaped calls (all queries in one block per KV head, so only G work
+// items) over long caches: both sweeps run on fixed key ranges of
+// kSplitKeys in parallel (flash-decoding). Sweep 1's per-range max and sum
+// are merged in range order; sweep 2 then normalises with the merged
+// statistics, so the per-range P.V sums simply add, in range order. Ranges
+// do not depend on the thread count, so neither do the results.
+void AttendSplitKeys(const Plan& p, int64_t G, float* out) {
+  const int64_t n = p.kv.n, S = (n + kSplitKeys - 1) / kSplitKeys;
+  const int64_t R = p.n_q * p.n_rep, Dp = p.Dp;
+  std::vector<float> ms(G * S * R), ls(G * S * R);  // [G][S][R] per-range stats
+  std::vector<float> m(G * R), l(G * R);            // [G][R] merged
+  std::vector<float> part(G * S * R * Dp);          // [G][S][R][Dp] per-range P.V
+  const auto range = [&](int64_t s) {
+    return std::pair{s * kSplitKeys, std::min(n, (s + 1) * kSplitKeys)};
+  };
+  ParallelForDynamic(G * S, [&](int64_t item) HWY_ATTR {
+    const int64_t g = item / S, s = item % S;
+    Block b;
+    SetupBlock(p, g, 0, p.n_q, b);
+    std::fill(b.m, b.m + b.Rp, kNegInf);
+    std::fill(b.l, b.l + b.Rp, 0.f);
+    const auto [k_begin, k_end] = range(s);
+    StatsSweep(p, b, k_begin, k_end);
+    std::copy_n(b.m, R, &ms[item * R]);
+    std::copy_n(b.l, R, &ls[item * R]);
+  });
+  for (int64_t g = 0; g < G; ++g) {
+    for (int64_t r = 0; r < R; ++r) {
+      float mx = kNegInf, sum = 0.f;
+      for (int64_t s = 0; s < S; ++s) mx = std::max(mx, ms[(g * S + s) * R + r]);
+      for (int64_t s = 0; mx != kNegInf && s < S; ++s) {
+        const float ms_s = ms[(g * S + s) * R + r];
+        if (ms_s != kNegInf) sum += ls[(g * S + s) * R + r] * std::exp(ms_s - mx);
+      }
+      m[g * R + r] = mx;
+      l[g * R + r] = sum;
+    }
+  }
+  ParallelForDynamic(G * S, [&](int64_t item) HWY_ATTR {
+    const int64_t g = item / S, s = item % S;
+    Block b;
+    SetupBlock(p, g, 0, p.n_q, b);
+    std::fill(b.m, b.m + b.Rp, kNegInf);  // padded rows: nothing visible
+    std::fill(b.l, b.l + b.Rp, 0.f);
+    std::copy_n(&m[g * R], R, b.m);
+    std::copy_n(&l[g * R], R, b.l);
+    std::fill(b.acc, b.acc + b.Rp * Dp, 0.f);
+    const auto [k_begin, k_end] = range(s);
+    ValueSweep(p, b, k_begin, k_end, nullptr);
+    std::copy_n(b.acc, R * Dp, &part[item * R * Dp]);
+  });
+  ParallelFor(G * R, [&](int64_t gr) {
+    const int64_t g = gr / R, r = gr % R;
+    const int64_t t = r / p.n_rep, h = g * p.n_rep + r % p.n_rep;
+    float* dst = out + (t * p.H + h) * p.D;
+    std::fill_n(dst, p.D, 0.f);
+    for (int64_t s = 0; s < S; ++s) {
+      const float* src = &part[((g * S + s) * R + r) * Dp];
+      for (int64_t k = 0; k < p.D; ++k) dst[k] += src[k];
+    }
+  });
 }
 
 // scores[h][j] = sum (or max) over the window rows i of probs[h][i][j], in
@@ -682,6 +760,12 @@ void AttentionImpl(const AttentionShape& shape, const AttentionMask& mask,
 
   const int64_t bq = std::min(n_q, std::max<int64_t>(1, kTargetRows / p.n_rep));
   const int64_t n_blocks = (n_q + bq - 1) / bq;
+  // Decode over a long cache: a handful of work items would leave threads
+  // idle, so split the keys instead (the choice depends on shapes only).
+  if (n_blocks == 1 && G < 4 && wcp == nullptr && kv.n >= 2 * kSplitKeys) {
+    AttendSplitKeys(p, G, out);
+    return;
+  }
   // Later query blocks see more keys under a causal mask: hand them out
   // first so the dynamic schedule ends balanced.
   ParallelForDynamic(G * n_blocks, [&](int64_t item) HWY_ATTR {

@@ -255,6 +255,36 @@ TEST(AttentionTest, Bf16AndQ8_0CachesMatchReference) {
   }
 }
 
+// Decode over long caches splits the keys into fixed ranges (flash
+// decoding): same answers as the reference on every target, for sliding
+// windows, softcap, pruned per-head sets and the other cache types, and the
+// same bits for any thread count.
+TEST(AttentionTest, SplitKeyDecodeMatchesReferenceAndIgnoresThreads) {
+  struct Case { Config c; GgmlType type; };
+  for (const Case& k : {Case{Config{64, 1, 5000, 5000, K::kSorted, 0, 0.f}, GgmlType::kF16},
+                        Case{Config{256, 3, 4100, 4100, K::kSorted, 600, 0.f}, GgmlType::kF16},
+                        Case{Config{64, 1, 9000, 3000, K::kPrunedPerHead, 0, 5.f}, GgmlType::kF16},
+                        Case{Config{64, 2, 4500, 4500, K::kShuffled, 0, 0.f}, GgmlType::kQ8_0}}) {
+    const Config& c = k.c;
+    Problem pr(8, 2, c.D, c.n_q, c.n_ctx, c.n, c.keys, 7 + c.n + c.D);
+    pr.mask.sliding_window = c.window;
+    pr.mask.softcap = c.softcap;
+    if (k.type != GgmlType::kF16) pr.Recode(k.type);
+    const auto want = pr.Run(true);
+    const double tol = 1.1 * (4 * kEps * pr.MaxV() * (1.0 + pr.MaxLogit()) +
+                              std::ldexp(pr.MaxV(), -10));
+    ForEachTarget([&](int64_t) { ExpectMatches(pr, want, tol, "split-key decode"); });
+    const int saved = MaxThreads();
+    SetThreads(1);
+    const auto one = pr.Run(false);
+    SetThreads(2);
+    const auto two = pr.Run(false);
+    SetThreads(saved);
+    EXPECT_EQ(0, std::memcmp(one.data(), two.data(), one.size() * sizeof(float)))
+        << "n=" << c.n << " D=" << c.D;
+  }
+}
+
 TEST(AttentionTest, OddHeadDimsAndGroupSizes) {
   // head_dim not a multiple of the vector length (and shorter than one
   // AVX-512 vector); MHA (n_rep 1) and one KV head for all (n_rep 8).

@@ -50,7 +50,7 @@ if [ "${1:-}" != "--report" ]; then
     --lengths 8192 --mode aware
   for H in gcide fortunes; do
     "$B" eval "${COMMON[@]}" --tasks niah_single_2 --methods all --budgets 0.2 --lengths 2048 \
-      --mode agnostic,aware --samples 2 --haystack "$H"
+      --mode agnostic,aware --samples 1 --haystack "$H"
   done
   "$B" eval "${S4[@]}" --lengths 4096 --budgets 0.1,0.5 --mode agnostic,aware
   "$B" eval "${S4[@]}" --lengths 8192 --budgets 0.2 --mode aware
