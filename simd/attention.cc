@@ -397,6 +397,16 @@ HWY_INLINE VF RoundProbabilityToBF16(DF d, VF p) {
                                 hn::Set(du, 0xFFFF0000u)));
 }
 
+// Rows [rv, rv + lanes) after sweep 1: the final max (0 where nothing is
+// visible, so -inf scores give exp(-inf) = 0) and 1 / sum (0 where empty).
+HWY_INLINE void FinalStats(const Block& b, int64_t rv, VF& m_safe, VF& inv) {
+  const DF d;
+  const VF m = hn::Load(d, b.m + rv);
+  m_safe = hn::IfThenZeroElse(hn::Eq(m, hn::Set(d, kNegInf)), m);
+  const VF l = hn::Load(d, b.l + rv);
+  inv = hn::IfThenElseZero(hn::Gt(l, hn::Zero(d)), hn::Div(hn::Set(d, 1.f), l));
+}
+
 // Second pass: S -> P = exp(S - m) / l with the rows' final max m and sum l
 // (rows without a visible key get P = 0), rounded to the values' type as
 // ggml's softmax followed by its P.V product does (f16 for f16 values, bf16
@@ -405,13 +415,9 @@ void ProbabilitiesTile(const Block& b, int64_t nk, GgmlType v_type) {
   const DF d;
   const int64_t N = hn::Lanes(d);
   const int64_t Rp = b.Rp;
-  const VF ninf = hn::Set(d, kNegInf);
   for (int64_t rv = 0; rv < Rp; rv += N) {
-    const VF m = hn::Load(d, b.m + rv);
-    const VF m_safe = hn::IfThenZeroElse(hn::Eq(m, ninf), m);
-    const VF l = hn::Load(d, b.l + rv);
-    const VF inv = hn::IfThenElseZero(hn::Gt(l, hn::Zero(d)),
-                                      hn::Div(hn::Set(d, 1.f), l));
+    VF m_safe, inv;
+    FinalStats(b, rv, m_safe, inv);
     for (int64_t j = 0; j < nk; ++j) {
       float* sp = b.s + j * Rp + rv;
       const VF pr = hn::Mul(ExpNeg(d, hn::Sub(hn::Load(d, sp), m_safe)), inv);
@@ -545,14 +551,10 @@ void CaptureWindowRows(const Plan& p, const Block& b, int64_t k0, int64_t nk,
   const int64_t N = hn::Lanes(d);
   const int64_t n = p.kv.n, Rp = b.Rp;
   HWY_ALIGN float e[kMaxLanes];
-  const VF ninf = hn::Set(d, kNegInf);
   const int64_t r_begin = std::max<int64_t>(0, wc.t_begin - b.t0) * p.n_rep;
   for (int64_t rv = r_begin / N * N; rv < b.R; rv += N) {
-    const VF m = hn::Load(d, b.m + rv);
-    const VF m_safe = hn::IfThenZeroElse(hn::Eq(m, ninf), m);
-    const VF l = hn::Load(d, b.l + rv);
-    const VF inv = hn::IfThenElseZero(hn::Gt(l, hn::Zero(d)),
-                                      hn::Div(hn::Set(d, 1.f), l));
+    VF m_safe, inv;
+    FinalStats(b, rv, m_safe, inv);
     for (int64_t j = 0; j < nk; ++j) {
       hn::Store(hn::Mul(ExpNeg(d, hn::Sub(hn::Load(d, b.s + j * Rp + rv), m_safe)), inv),
                 d, e);

@@ -149,7 +149,7 @@ def task_section(rows, out_dir, md):
             fm = 100 * sum(full_scores) / len(full_scores)
             ax.axhline(fm, color="black", linestyle="--", label=f"full KV ({fm:.0f})")
             lo, hi = bootstrap_ci(full_scores)
-            table.append(("full", "100%", fm, 100 * lo, 100 * hi, len(full_scores), "-", fm))
+            table.append(("full", "100%", "0%", fm, 100 * lo, 100 * hi, len(full_scores), "-", fm))
             for i, method in enumerate(m for m in methods if m != "full"):
                 xs, ys, los, his = [], [], [], []
                 for b in budgets:
@@ -166,7 +166,11 @@ def task_section(rows, out_dir, md):
                     # Paired with full on the same prompts: answers lost.
                     lost = sum(1 for k in common[b] if full[k] > d[k])
                     fsame = 100 * sum(full[k] for k in common[b]) / len(common[b])
-                    table.append((method, fmt_budget(b), mean, 100 * lo, 100 * hi, len(v), lost, fsame))
+                    removed = [r["compression_ratio"] for r in sub
+                               if r["method"] == method and r["budget"] == b]
+                    table.append((method, fmt_budget(b),
+                                  f"{100 * sum(removed) / len(removed):.0f}%",
+                                  mean, 100 * lo, 100 * hi, len(v), lost, fsame))
                 if xs:
                     ax.errorbar([x * (1 + 0.015 * (i - 4)) for x in xs], ys, yerr=[los, his],
                                 marker="o", capsize=2, label=method)
@@ -186,11 +190,12 @@ def task_section(rows, out_dir, md):
             md.append(f"L={L}, query-{mode}. At each budget the methods are scored on the same "
                       "prompts (those every method and full answered); 95% percentile bootstrap "
                       "interval over prompts; `lost` counts prompts where full KV scored higher "
-                      "than the method (paired); `full, same prompts` is full KV on those prompts.\n")
-            md.append("| method | budget | score | 95% CI | n | lost vs full | full, same prompts |")
-            md.append("|---|---|---|---|---|---|---|")
-            for m, b, sc, lo, hi, n, lost, fsame in table:
-                md.append(f"| {m} | {b} | {sc:.1f} | [{lo:.1f}, {hi:.1f}] | {n} | {lost} | {fsame:.1f} |")
+                      "than the method (paired); `full, same prompts` is full KV on those prompts; "
+                      "`removed` is the mean measured fraction of KV bytes removed.\n")
+            md.append("| method | budget | removed | score | 95% CI | n | lost vs full | full, same prompts |")
+            md.append("|---|---|---|---|---|---|---|---|")
+            for m, b, rm, sc, lo, hi, n, lost, fsame in table:
+                md.append(f"| {m} | {b} | {rm} | {sc:.1f} | [{lo:.1f}, {hi:.1f}] | {n} | {lost} | {fsame:.1f} |")
             md.append("")
 
 
@@ -269,6 +274,26 @@ def needle_section(rows, out_dir, md):
                   f"haystack: {sub[0].get('haystack_source', sub[0]['haystack'])}.\n")
 
 
+def kl_figure(sub, methods, x_of):
+    """Mean KL per (method, budget) on a log axis, x = x_of(budget, rows), with
+    full's KL (the noise floor) dashed."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    floor = [r["kl_mean"] for r in sub if r["method"] == "full"]
+    if floor:
+        ax.axhline(sum(floor) / len(floor), color="black", linestyle="--", label="full (noise floor)")
+    for m in methods:
+        if m == "full":
+            continue
+        xs, ys = [], []
+        for b in sorted({r["budget"] for r in sub if r["method"] == m}):
+            v = [r for r in sub if r["method"] == m and r["budget"] == b]
+            xs.append(x_of(b, v))
+            ys.append(sum(r["kl_mean"] for r in v) / len(v))
+        ax.plot(xs, ys, marker="o", label=m)
+    ax.set_yscale("log")
+    return fig, ax
+
+
 def fidelity_section(rows, out_dir, md):
     fid = [r for r in rows if r.get("kind") == "fidelity"]
     if not fid:
@@ -285,20 +310,7 @@ def fidelity_section(rows, out_dir, md):
         for r in sub:
             if r["method"] not in methods:
                 methods.append(r["method"])
-        fig, ax = plt.subplots(figsize=(7.5, 4.5))
-        floor = [r["kl_mean"] for r in sub if r["method"] == "full"]
-        if floor:
-            ax.axhline(sum(floor) / len(floor), color="black", linestyle="--", label="full (noise floor)")
-        for m in methods:
-            if m == "full":
-                continue
-            pts = sorted({r["budget"] for r in sub if r["method"] == m})
-            ys = []
-            for b in pts:
-                v = [r["kl_mean"] for r in sub if r["method"] == m and r["budget"] == b]
-                ys.append(sum(v) / len(v))
-            ax.plot([100 * b for b in pts], ys, marker="o", label=m)
-        ax.set_yscale("log")
+        fig, ax = kl_figure(sub, methods, lambda b, v: 100 * b)
         ax.set_xscale("log")
         ax.xaxis.set_minor_formatter(NullFormatter())
         budgets = sorted({r["budget"] for r in sub if r["method"] != "full"})
@@ -311,17 +323,31 @@ def fidelity_section(rows, out_dir, md):
         ax.legend(fontsize=7, ncol=2)
         link = save(fig, out_dir, f"kl_vs_budget_L{L}")
         md.append(f"![KL vs budget L={L}]({link})\n")
-        md.append(f"L={L}, mean over {n} text(s):\n")
-        md.append("| method | budget | KL mean | KL p99 | KL max | top-1 agree | flips lost / gained "
+        # The same points against what each method really removed: budgets
+        # mean different byte savings per method (sliding-window layers,
+        # skeletons, KVCompose's share of the storable cache).
+        fig, ax = kl_figure(
+            sub, methods, lambda b, v: 100 * sum(r["compression_ratio"] for r in v) / len(v))
+        ax.set_xlabel("KV bytes removed (%), measured against the uncompressed cache")
+        ax.set_ylabel("mean KL(P_full || P_comp) (nats)")
+        ax.set_title(f"L={L}: KL against the measured compression")
+        ax.legend(fontsize=7, ncol=2)
+        link = save(fig, out_dir, f"kl_vs_removed_L{L}")
+        md.append(f"![KL vs KV bytes removed L={L}]({link})\n")
+        md.append(f"L={L}, mean over {n} text(s); `removed` is the measured fraction of KV bytes "
+                  "removed (compare methods at equal `removed`, not at equal budget):\n")
+        md.append("| method | budget | removed | KL mean | KL p99 | KL max | top-1 agree | flips lost / gained "
                   "| PPL ratio | att. rel. err. (mean over layers) |")
-        md.append("|---|---|---|---|---|---|---|---|---|")
+        md.append("|---|---|---|---|---|---|---|---|---|---|")
         for m in methods:
             for b in sorted({r["budget"] for r in sub if r["method"] == m}):
                 v = [r for r in sub if r["method"] == m and r["budget"] == b]
                 k = len(v)
                 att = [sum(r["att_rel_err"]) / len(r["att_rel_err"]) for r in v]
                 md.append(
-                    f"| {m} | {fmt_budget(b)} | {sum(r['kl_mean'] for r in v) / k:.4f} | "
+                    f"| {m} | {fmt_budget(b)} | "
+                    f"{100 * sum(r['compression_ratio'] for r in v) / k:.0f}% | "
+                    f"{sum(r['kl_mean'] for r in v) / k:.4f} | "
                     f"{sum(r['kl_p99'] for r in v) / k:.3f} | {max(r['kl_max'] for r in v):.3g} | "
                     f"{sum(r['top1_agreement'] for r in v) / k:.3f} | "
                     f"{sum(r['flips_lost'] for r in v) / k:.1f} / {sum(r['flips_gained'] for r in v) / k:.1f} | "
