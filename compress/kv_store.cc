@@ -4,28 +4,9 @@
 #include <cstring>
 
 #include "base/check.h"
-#include "simd/activation_round.h"
 #include "simd/quant.h"
 
 namespace skv {
-
-namespace {
-
-// One row of n floats into the cache type: f16 / bf16 (round to nearest
-// even), or q8_0 blocks quantised as ggml's quantize_row_q8_0 does.
-void StoreRow(GgmlType type, const float* x, uint16_t* dst, int64_t n) {
-  if (type == GgmlType::kF16) return F32ToF16(x, dst, n);
-  if (type == GgmlType::kBF16) return F32ToBF16(x, dst, n);
-  uint8_t* b = reinterpret_cast<uint8_t*>(dst);
-  float q[32];
-  for (int64_t i = 0; i < n; i += 32, b += 34) {
-    const uint16_t d = F32ToF16Bits(QuantizeBlockQ8_0(x + i, q));
-    std::memcpy(b, &d, 2);
-    for (int k = 0; k < 32; ++k) b[2 + k] = static_cast<uint8_t>(static_cast<int8_t>(q[k]));
-  }
-}
-
-}  // namespace
 
 LayerKv::LayerKv(int64_t n_kv_heads, int64_t head_dim, int64_t head_dim_v,
                  GgmlType type)
@@ -89,9 +70,9 @@ void LayerKv::Append(const float* k, const float* v, const int32_t* pos,
     const int64_t r = (length_ + t) % kKvBlockSlots;
     for (int64_t g = 0; g < n_kv_heads_; ++g) {
       const int64_t slot = g * kKvBlockSlots + r;
-      StoreRow(type_, k + (t * n_kv_heads_ + g) * head_dim_, &b.k[slot * k_units_],
+      StoreKvRow(type_, k + (t * n_kv_heads_ + g) * head_dim_, &b.k[slot * k_units_],
                head_dim_);
-      StoreRow(type_, v + (t * n_kv_heads_ + g) * head_dim_v_, &b.v[slot * v_units_],
+      StoreKvRow(type_, v + (t * n_kv_heads_ + g) * head_dim_v_, &b.v[slot * v_units_],
                head_dim_v_);
       b.pos[slot] = pos[t];
     }

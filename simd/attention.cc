@@ -27,6 +27,7 @@
 #include "base/check.h"
 #include "base/parallel.h"
 #include "hwy/aligned_allocator.h"
+#include "simd/activation_round.h"
 #include "simd/quant.h"
 
 #undef HWY_TARGET_INCLUDE
@@ -411,7 +412,8 @@ HWY_INLINE void FinalStats(const Block& b, int64_t rv, VF& m_safe, VF& inv) {
 // (rows without a visible key get P = 0), rounded to the values' type as
 // ggml's softmax followed by its P.V product does (f16 for f16 values, bf16
 // for bf16); q8_0 values meet unrounded P (ggml dequantises them to f32).
-void ProbabilitiesTile(const Block& b, int64_t nk, GgmlType v_type) {
+template <class Round>
+HWY_INLINE void ProbabilitiesTileT(const Block& b, int64_t nk, Round round) {
   const DF d;
   const int64_t N = hn::Lanes(d);
   const int64_t Rp = b.Rp;
@@ -420,12 +422,20 @@ void ProbabilitiesTile(const Block& b, int64_t nk, GgmlType v_type) {
     FinalStats(b, rv, m_safe, inv);
     for (int64_t j = 0; j < nk; ++j) {
       float* sp = b.s + j * Rp + rv;
-      const VF pr = hn::Mul(ExpNeg(d, hn::Sub(hn::Load(d, sp), m_safe)), inv);
-      hn::Store(v_type == GgmlType::kF16    ? RoundProbabilityToF16(d, pr)
-                : v_type == GgmlType::kBF16 ? RoundProbabilityToBF16(d, pr)
-                                            : pr,
-                d, sp);
+      hn::Store(round(hn::Mul(ExpNeg(d, hn::Sub(hn::Load(d, sp), m_safe)), inv)), d, sp);
     }
+  }
+}
+
+void ProbabilitiesTile(const Block& b, int64_t nk, GgmlType v_type) {
+  const DF d;
+  switch (v_type) {
+    case GgmlType::kF16:
+      return ProbabilitiesTileT(b, nk, [d](VF p) HWY_ATTR { return RoundProbabilityToF16(d, p); });
+    case GgmlType::kBF16:
+      return ProbabilitiesTileT(b, nk, [d](VF p) HWY_ATTR { return RoundProbabilityToBF16(d, p); });
+    default:
+      return ProbabilitiesTileT(b, nk, [](VF p) HWY_ATTR { return p; });
   }
 }
 
@@ -799,6 +809,19 @@ bool IsKvCacheType(GgmlType type) {
 
 int64_t KvRowUnits(GgmlType type, int64_t dim) {
   return GgmlRowBytes(type, dim) / static_cast<int64_t>(sizeof(uint16_t));
+}
+
+void StoreKvRow(GgmlType type, const float* x, uint16_t* dst, int64_t n) {
+  SKV_CHECK(IsKvCacheType(type) && (type != GgmlType::kQ8_0 || n % 32 == 0));
+  if (type == GgmlType::kF16) return F32ToF16(x, dst, n);
+  if (type == GgmlType::kBF16) return F32ToBF16(x, dst, n);
+  uint8_t* b = reinterpret_cast<uint8_t*>(dst);
+  float q[32];
+  for (int64_t i = 0; i < n; i += 32, b += 34) {
+    const uint16_t d = F32ToF16Bits(QuantizeBlockQ8_0(x + i, q));
+    std::memcpy(b, &d, 2);
+    for (int k = 0; k < 32; ++k) b[2 + k] = static_cast<uint8_t>(static_cast<int8_t>(q[k]));
+  }
 }
 
 void Attention(const AttentionShape& shape, const AttentionMask& mask,

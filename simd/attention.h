@@ -16,6 +16,10 @@ bool IsKvCacheType(GgmlType type);
 // A row of `dim` elements of `type` in uint16 units (q8_0's 34-byte blocks
 // are 17 units), the stride the cache and the kernel use.
 int64_t KvRowUnits(GgmlType type, int64_t dim);
+// Writes x[0, n) as one cached row of `type` (KvRowUnits(type, n) units):
+// f16 / bf16 rounded to nearest even, q8_0 quantised as ggml's
+// quantize_row_q8_0 does. What the kernel reads back.
+void StoreKvRow(GgmlType type, const float* x, uint16_t* dst, int64_t n);
 
 struct AttentionShape {
   int64_t n_heads = 0;     // query heads

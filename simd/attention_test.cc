@@ -17,7 +17,6 @@
 
 #include "base/parallel.h"
 #include "gtest/gtest.h"
-#include "simd/activation_round.h"
 #include "simd/quant.h"
 #include "simd/target_test_util.h"
 
@@ -119,21 +118,10 @@ struct Problem {
     const int64_t units = KvRowUnits(type, D), rows = G * kv.head_stride;
     for (auto [src, dst] : {std::pair{&k, &k_recoded}, std::pair{&v, &v_recoded}}) {
       dst->assign(rows * units, 0);
-      std::vector<float> f(D), qf(32);
+      std::vector<float> f(D);
       for (int64_t r = 0; r < rows; ++r) {
         for (int64_t d = 0; d < D; ++d) f[d] = HalfToFloat((*src)[r * D + d]);
-        uint16_t* out = dst->data() + r * units;
-        if (type == GgmlType::kBF16) {
-          F32ToBF16(f.data(), out, D);
-        } else {
-          ASSERT_EQ(type, GgmlType::kQ8_0);
-          auto* b = reinterpret_cast<uint8_t*>(out);
-          for (int64_t i = 0; i < D; i += 32, b += 34) {
-            const uint16_t scale = F32ToF16Bits(QuantizeBlockQ8_0(f.data() + i, qf.data()));
-            std::memcpy(b, &scale, 2);
-            for (int j = 0; j < 32; ++j) b[2 + j] = uint8_t(int8_t(qf[j]));
-          }
-        }
+        StoreKvRow(type, f.data(), dst->data() + r * units, D);
       }
     }
     kv.k = k_recoded.data();
