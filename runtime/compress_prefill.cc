@@ -156,7 +156,7 @@ StatusOr<PrefilledPrompt> PrefillForSelection(Session session,
   }
   const auto t0 = Clock::now();
   const ModelConfig& c = session.model().config();
-  PrefilledPrompt p{std::move(session)};
+  PrefilledPrompt p{.session = std::move(session)};
   p.source = source;
   p.window = options.window;
   p.probe_queries = options.probe_queries;

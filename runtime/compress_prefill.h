@@ -65,8 +65,8 @@ struct PrefilledPrompt {
   Session session;  // the uncompressed prompt
   ScoreSource source = ScoreSource::kNone;
   int64_t window = 0, probe_queries = 0;
-  PrefillScores scores;
-  PrefillFlops flops;
+  PrefillScores scores{};
+  PrefillFlops flops{};
   double seconds = 0;
 };
 

@@ -4,13 +4,18 @@
 // (query, head) pairs of the block for the n_rep query heads that share g,
 // so every K/V tile is converted from f16 once and reused by all of them.
 // Per key tile:
-//   1. K tile -> f32 [Bk][D]; scores S[j][r] = sum_d K[j][d] * Qt[d][r] with
+//   1. K tile -> f32 [Bk][Dp]; scores S[j][r] = sum_d K[j][d] * Qt[d][r] with
 //      the queries transposed once per item, so the inner loop vectorises
-//      across rows and needs no horizontal sums.
+//      across rows and needs no horizontal sums. Items with fewer rows than
+//      lanes (decode) take dot products along head_dim instead.
 //   2. softcap, mask by original positions, online softmax across rows
 //      (running max m[r] and sum l[r], f32).
 //   3. V tile -> f32 [Bk][Dp]; acc[r][:] = alpha[r] * acc[r][:] +
 //      sum_j P[j][r] * V[j][:], register-blocked 4 rows x 2 vectors.
+// Steps 1-2 run in a first sweep over the keys (the rows' final max and
+// sum), step 3 in a second with normalised probabilities. The first sweep's
+// masked scores are kept (up to kMaxCachedScores per item) so the second
+// reads them back instead of converting K and computing Q.K again.
 // Each work item is computed by one thread in a fixed order, so results do
 // not depend on the thread count. Window saliency (optional) is captured in
 // the second pass of the work items that hold the window rows (their final m
@@ -35,6 +40,7 @@
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
 #include "hwy/contrib/math/math-inl.h"
+#include "simd/kv_row-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace skv {
@@ -44,13 +50,18 @@ namespace hn = hwy::HWY_NAMESPACE;
 using DF = hn::ScalableTag<float>;
 using VF = hn::Vec<DF>;
 using DI = hn::RebindToSigned<DF>;
-using DH = hn::Rebind<hwy::float16_t, DF>;
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 constexpr int64_t kMaxLanes = 64;
+using kv_row::PromoteKvRow;
 // Rows (query x head pairs) per work item: enough to amortise the f16->f32
 // tile conversion and keep Qt, S and acc in L1/L2.
 constexpr int64_t kTargetRows = 32;
+// Upper bound on the masked scores one work item keeps from sweep 1 for
+// sweep 2 ([keys][Rp] floats, 4 MiB): below it the second sweep reads them
+// back instead of promoting K and recomputing Q.K (a third of the kernel's
+// FLOPs); above it (very long caches) it recomputes them.
+constexpr int64_t kMaxCachedScores = int64_t{1} << 20;
 
 inline int64_t RoundUp(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
@@ -82,7 +93,15 @@ HWY_INLINE VF RoundProbabilityToF16(DF d, VF p) {
 struct Scratch {
   hwy::AlignedFreeUniquePtr<float[]> f;
   hwy::AlignedFreeUniquePtr<int32_t[]> i;
-  size_t f_cap = 0, i_cap = 0;
+  hwy::AlignedFreeUniquePtr<float[]> c;
+  size_t f_cap = 0, i_cap = 0, c_cap = 0;
+  float* Cache(size_t n) {
+    if (n > c_cap) {
+      c = hwy::AllocateAligned<float>(n);
+      c_cap = n;
+    }
+    return c.get();
+  }
   float* Floats(size_t n) {
     if (n > f_cap) {
       f = hwy::AllocateAligned<float>(n);
@@ -117,8 +136,10 @@ struct Plan {
 struct Block {
   int64_t g, t0, t1, R, Rp;
   float* qt;    // [D][Rp] scaled queries, transposed
-  float* s;     // [Bk][Rp] scores, then probabilities
-  float* kf;    // [Bk][D] key tile in f32
+  float* qr;    // [Rp][Dp] the same queries row by row, zero past R and D
+  float* s;     // [Bk][Rp] scores, then probabilities (the tile's rows of
+                // the score cache while a cache is in use)
+  float* kf;    // [Bk][Dp] key tile in f32, zero past D
   float* vf;    // [Bk][Dp] value tile in f32, zero past D
   float* acc;   // [Rp][Dp] unnormalised outputs
   float* m;     // [Rp] running max (-inf: nothing visible yet)
@@ -129,23 +150,30 @@ struct Block {
   int32_t lo_min, hi_max;  // block extremes, for skipping tiles
 };
 
-void SetupBlock(const Plan& p, int64_t g, int64_t t0, int64_t t1, Block& b) {
+// Rows of a block padded to whole vectors (and to the 4-row groups of the
+// tile loops).
+inline int64_t PaddedRows(int64_t R) {
   const DF d;
-  const int64_t N = hn::Lanes(d);
+  return RoundUp(R, std::max<int64_t>(4, static_cast<int64_t>(hn::Lanes(d))));
+}
+
+void SetupBlock(const Plan& p, int64_t g, int64_t t0, int64_t t1, Block& b) {
   b.g = g;
   b.t0 = t0;
   b.t1 = t1;
   b.R = (t1 - t0) * p.n_rep;
-  b.Rp = RoundUp(b.R, std::max<int64_t>(4, N));
+  b.Rp = PaddedRows(b.R);
   const int64_t Rp = b.Rp, D = p.D, Dp = p.Dp, Bk = p.Bk;
   // Every section starts on a 64-byte boundary (16 floats).
   const int64_t sz_qt = RoundUp(D * Rp, 16), sz_s = RoundUp(Bk * Rp, 16);
-  const int64_t sz_kf = RoundUp(Bk * D, 16), sz_vf = RoundUp(Bk * Dp, 16);
+  const int64_t sz_qr = RoundUp(Rp * Dp, 16);
+  const int64_t sz_kf = RoundUp(Bk * Dp, 16), sz_vf = RoundUp(Bk * Dp, 16);
   const int64_t sz_acc = Rp * Dp, sz_row = RoundUp(Rp, 16);
   float* f = tls_scratch.Floats(static_cast<size_t>(
-      sz_qt + sz_s + sz_kf + sz_vf + sz_acc + 3 * sz_row));
+      sz_qt + sz_qr + sz_s + sz_kf + sz_vf + sz_acc + 3 * sz_row));
   b.qt = f;
-  b.s = b.qt + sz_qt;
+  b.qr = b.qt + sz_qt;
+  b.s = b.qr + sz_qr;
   b.kf = b.s + sz_s;
   b.vf = b.kf + sz_kf;
   b.acc = b.vf + sz_vf;
@@ -157,6 +185,7 @@ void SetupBlock(const Plan& p, int64_t g, int64_t t0, int64_t t1, Block& b) {
   b.hi = ip + sz_row;
 
   std::fill(b.qt, b.qt + D * Rp, 0.f);
+  std::fill(b.qr, b.qr + Rp * Dp, 0.f);
   b.lo_min = std::numeric_limits<int32_t>::max();
   b.hi_max = std::numeric_limits<int32_t>::min();
   for (int64_t r = 0; r < Rp; ++r) {
@@ -168,7 +197,10 @@ void SetupBlock(const Plan& p, int64_t g, int64_t t0, int64_t t1, Block& b) {
     const int64_t t = t0 + r / p.n_rep;
     const int64_t h = g * p.n_rep + r % p.n_rep;
     const float* src = p.q + (t * p.H + h) * D;
-    for (int64_t k = 0; k < D; ++k) b.qt[k * Rp + r] = src[k] * p.scale;
+    for (int64_t k = 0; k < D; ++k) {
+      b.qt[k * Rp + r] = src[k] * p.scale;
+      b.qr[r * Dp + k] = src[k] * p.scale;
+    }
     const int64_t qp = p.q_pos[t];
     const int64_t lo =
         p.W > 0 ? std::max<int64_t>(qp - p.W + 1,
@@ -181,93 +213,63 @@ void SetupBlock(const Plan& p, int64_t g, int64_t t0, int64_t t1, Block& b) {
   }
 }
 
-// dst[0, D) = f32(src[0, D)); dst[D, Dp) = 0. src: one f16 row.
-HWY_INLINE void PromoteRowF16(const uint16_t* src, int64_t D, int64_t Dp,
-                              float* dst) {
+// ScoresTile for blocks with fewer rows than lanes (decode: one query times
+// the n_rep heads of a KV head), where vectors across rows would be mostly
+// padding: dot products along head_dim instead, two rows by four keys at a
+// time, each reduced across lanes. Writes rows [0, RoundUp(R, 2)) (<= Rp).
+void ScoresTileDot(const Plan& p, const Block& b, int64_t nk_pad) {
   const DF d;
-  const DH dh;
   const int64_t N = hn::Lanes(d);
-  const hwy::float16_t* s = reinterpret_cast<const hwy::float16_t*>(src);
-  int64_t k = 0;
-  for (; k + N <= D; k += N) {
-    hn::StoreU(hn::PromoteTo(d, hn::LoadU(dh, s + k)), d, dst + k);
-  }
-  if (k < D) {
-    HWY_ALIGN hwy::float16_t buf[kMaxLanes] = {};
-    HWY_ALIGN float out[kMaxLanes];
-    std::memcpy(buf, s + k, static_cast<size_t>(D - k) * sizeof(uint16_t));
-    hn::Store(hn::PromoteTo(d, hn::Load(dh, buf)), d, out);
-    std::memcpy(dst + k, out, static_cast<size_t>(D - k) * sizeof(float));
-  }
-  for (int64_t z = D; z < Dp; ++z) dst[z] = 0.f;
-}
-
-// The same for one bf16 row: bf16 is the high half of an f32.
-HWY_INLINE void PromoteRowBF16(const uint16_t* src, int64_t D, int64_t Dp,
-                               float* dst) {
-  const DF d;
-  const hn::RebindToUnsigned<DF> du32;
-  const hn::Rebind<uint16_t, DF> du16;
-  const int64_t N = hn::Lanes(d);
-  int64_t k = 0;
-  for (; k + N <= D; k += N) {
-    const auto wide = hn::PromoteTo(du32, hn::LoadU(du16, src + k));
-    hn::StoreU(hn::BitCast(d, hn::ShiftLeft<16>(wide)), d, dst + k);
-  }
-  for (; k < D; ++k) {
-    const uint32_t bits = static_cast<uint32_t>(src[k]) << 16;
-    std::memcpy(dst + k, &bits, sizeof(float));
-  }
-  for (int64_t z = D; z < Dp; ++z) dst[z] = 0.f;
-}
-
-// The same for one q8_0 row: D / 32 blocks of an f16 scale and 32 int8.
-HWY_INLINE void PromoteRowQ8_0(const uint16_t* src, int64_t D, int64_t Dp,
-                               float* dst) {
-  const DF d;
-  const hn::Rebind<int8_t, DF> d8;
-  const hn::RebindToSigned<DF> di;
-  const int64_t N = hn::Lanes(d);
-  const uint8_t* b = reinterpret_cast<const uint8_t*>(src);
-  for (int64_t blk = 0; blk < D / 32; ++blk, b += 34) {
-    uint16_t bits;
-    std::memcpy(&bits, b, 2);
-    const float scale = F16BitsToF32(bits);
-    const int8_t* q = reinterpret_cast<const int8_t*>(b + 2);
-    float* out = dst + blk * 32;
-    if (32 % N == 0) {
-      const VF vs = hn::Set(d, scale);
-      for (int64_t k = 0; k < 32; k += N) {
-        const VF v = hn::ConvertTo(d, hn::PromoteTo(di, hn::LoadU(d8, q + k)));
-        hn::StoreU(hn::Mul(v, vs), d, out + k);
+  const int64_t Dp = p.Dp, Rp = b.Rp;
+  const auto sum = [d](VF v) HWY_ATTR { return hn::GetLane(hn::SumOfLanes(d, v)); };
+  for (int64_t r = 0; r < b.R; r += 2) {
+    const float* qa = b.qr + r * Dp;
+    const float* qb = qa + Dp;
+    for (int64_t j = 0; j < nk_pad; j += 4) {
+      const float* k0 = b.kf + j * Dp;
+      const float* k1 = k0 + Dp;
+      const float* k2 = k1 + Dp;
+      const float* k3 = k2 + Dp;
+      VF a0 = hn::Zero(d), a1 = hn::Zero(d), a2 = hn::Zero(d), a3 = hn::Zero(d);
+      VF b0 = hn::Zero(d), b1 = hn::Zero(d), b2 = hn::Zero(d), b3 = hn::Zero(d);
+      for (int64_t dc = 0; dc < Dp; dc += N) {
+        const VF x = hn::Load(d, qa + dc), y = hn::Load(d, qb + dc);
+        const VF v0 = hn::Load(d, k0 + dc), v1 = hn::Load(d, k1 + dc);
+        const VF v2 = hn::Load(d, k2 + dc), v3 = hn::Load(d, k3 + dc);
+        a0 = hn::MulAdd(x, v0, a0);
+        a1 = hn::MulAdd(x, v1, a1);
+        a2 = hn::MulAdd(x, v2, a2);
+        a3 = hn::MulAdd(x, v3, a3);
+        b0 = hn::MulAdd(y, v0, b0);
+        b1 = hn::MulAdd(y, v1, b1);
+        b2 = hn::MulAdd(y, v2, b2);
+        b3 = hn::MulAdd(y, v3, b3);
       }
-    } else {
-      for (int64_t k = 0; k < 32; ++k) out[k] = scale * static_cast<float>(q[k]);
+      float* o = b.s + j * Rp + r;
+      o[0] = sum(a0);
+      o[1] = sum(b0);
+      o[Rp] = sum(a1);
+      o[Rp + 1] = sum(b1);
+      o[2 * Rp] = sum(a2);
+      o[2 * Rp + 1] = sum(b2);
+      o[3 * Rp] = sum(a3);
+      o[3 * Rp + 1] = sum(b3);
     }
   }
-  for (int64_t z = D; z < Dp; ++z) dst[z] = 0.f;
 }
 
-// One cached K or V row (KvView::type) in f32, zero-padded to Dp.
-HWY_INLINE void PromoteKvRow(GgmlType type, const uint16_t* src, int64_t D,
-                             int64_t Dp, float* dst) {
-  switch (type) {
-    case GgmlType::kBF16: return PromoteRowBF16(src, D, Dp, dst);
-    case GgmlType::kQ8_0: return PromoteRowQ8_0(src, D, Dp, dst);
-    default: return PromoteRowF16(src, D, Dp, dst);
-  }
-}
-
-// S[j][r] for j < nk_pad (a multiple of 4; kf rows past nk are zero).
+// S[j][r] for j < nk_pad (a multiple of 4; kf rows past nk are zero):
+// vectors across rows, keys broadcast.
 void ScoresTile(const Plan& p, const Block& b, int64_t nk_pad) {
   const DF d;
   const int64_t N = hn::Lanes(d);
-  const int64_t D = p.D, Rp = b.Rp, nrv = Rp / N;
+  if (b.R < N) return ScoresTileDot(p, b, nk_pad);
+  const int64_t D = p.D, Dp = p.Dp, Rp = b.Rp, nrv = Rp / N;
   for (int64_t j = 0; j < nk_pad; j += 4) {
-    const float* k0 = b.kf + j * D;
-    const float* k1 = k0 + D;
-    const float* k2 = k1 + D;
-    const float* k3 = k2 + D;
+    const float* k0 = b.kf + j * Dp;
+    const float* k1 = k0 + Dp;
+    const float* k2 = k1 + Dp;
+    const float* k3 = k2 + Dp;
     float* s0 = b.s + j * Rp;
     int64_t rv = 0;
     for (; rv + 2 <= nrv; rv += 2) {
@@ -330,9 +332,9 @@ void MaskedScores(const Plan& p, const Block& b, const int32_t* kpos,
   const int64_t nk_pad = RoundUp(nk, 4);
   const uint16_t* kbase = p.kv.Key(b.g, k0, p.units);  // tiles never straddle blocks
   for (int64_t j = 0; j < nk; ++j) {
-    PromoteKvRow(p.kv.type, kbase + j * p.units, D, D, b.kf + j * D);
+    PromoteKvRow(p.kv.type, kbase + j * p.units, D, p.Dp, b.kf + j * p.Dp);
   }
-  std::fill(b.kf + nk * D, b.kf + nk_pad * D, 0.f);
+  std::fill(b.kf + nk * p.Dp, b.kf + nk_pad * p.Dp, 0.f);
   ScoresTile(p, b, nk_pad);
   const bool cap = p.softcap > 0.f;
   const VF vcap = hn::Set(d, p.softcap), vinv = hn::Set(d, 1.f / p.softcap);
@@ -351,8 +353,8 @@ void MaskedScores(const Plan& p, const Block& b, const int32_t* kpos,
   }
 }
 
-// Online-softmax update of the rows' running max m and sum l (and alpha,
-// S -> exp) for the tile.
+// Online-softmax update of the rows' running max m and sum l for the tile.
+// The masked scores in S are left as they are (sweep 2 may read them back).
 void SoftmaxTile(const Block& b, int64_t nk) {
   const DF d;
   const int64_t N = hn::Lanes(d);
@@ -363,12 +365,7 @@ void SoftmaxTile(const Block& b, int64_t nk) {
     for (int64_t j = 0; j < nk; ++j) {
       tmax = hn::Max(tmax, hn::Load(d, b.s + j * Rp + rv));
     }
-    if (hn::AllTrue(d, hn::Eq(tmax, ninf))) {
-      // Nothing visible for these rows: m, l, acc stay as they are.
-      hn::Store(hn::Set(d, 1.f), d, b.alpha + rv);
-      for (int64_t j = 0; j < nk; ++j) hn::Store(hn::Zero(d), d, b.s + j * Rp + rv);
-      continue;
-    }
+    if (hn::AllTrue(d, hn::Eq(tmax, ninf))) continue;  // nothing visible: m, l stay
     const VF m_old = hn::Load(d, b.m + rv);
     const VF m_new = hn::Max(m_old, tmax);
     // Rows still without any visible key keep m = -inf; subtracting 0 from
@@ -377,14 +374,10 @@ void SoftmaxTile(const Block& b, int64_t nk) {
     const VF alpha = ExpNeg(d, hn::Sub(m_old, m_safe));
     VF sum = hn::Zero(d);
     for (int64_t j = 0; j < nk; ++j) {
-      float* sp = b.s + j * Rp + rv;
-      const VF e = ExpNeg(d, hn::Sub(hn::Load(d, sp), m_safe));
-      sum = hn::Add(sum, e);
-      hn::Store(e, d, sp);
+      sum = hn::Add(sum, ExpNeg(d, hn::Sub(hn::Load(d, b.s + j * Rp + rv), m_safe)));
     }
     hn::Store(m_new, d, b.m + rv);
     hn::Store(hn::MulAdd(hn::Load(d, b.l + rv), alpha, sum), d, b.l + rv);
-    hn::Store(alpha, d, b.alpha + rv);
   }
 }
 
@@ -577,32 +570,49 @@ void CaptureWindowRows(const Plan& p, const Block& b, int64_t k0, int64_t nk,
   }
 }
 
+// Floats of a score cache for keys [k_begin, k_end) of a block with Rp
+// rows: [RoundUp(keys, 4)][Rp] (ScoresTile writes whole groups of 4 keys).
+inline int64_t ScoreCacheFloats(int64_t keys, int64_t Rp) {
+  return RoundUp(keys, 4) * Rp;
+}
+
 // Sweep 1 over keys [k_begin, k_end): the rows' online max m and sum l.
-void StatsSweep(const Plan& p, Block& b, int64_t k_begin, int64_t k_end) {
+// With a cache (ScoreCacheFloats(k_end - k_begin, Rp) floats) the masked
+// scores are computed into it and kept for ValueSweep.
+void StatsSweep(const Plan& p, Block& b, int64_t k_begin, int64_t k_end,
+                float* cache) {
+  float* const tile_s = b.s;
   for (int64_t k0 = k_begin; k0 < k_end; k0 += p.Bk) {
     const int64_t nk = std::min(p.Bk, k_end - k0);
     int32_t tmin, tmax;
     const int32_t* kpos = p.kv.Pos(b.g, k0);
     TileRange(kpos, nk, &tmin, &tmax);
     if (!TileMayBeVisible(b, tmin, tmax)) continue;
+    if (cache != nullptr) b.s = cache + (k0 - k_begin) * b.Rp;
     MaskedScores(p, b, kpos, k0, nk);
     SoftmaxTile(b, nk);
   }
+  b.s = tile_s;
 }
 
 // Sweep 2 over keys [k_begin, k_end) with the rows' final m and l: acc +=
 // P V, P rounded as the values' type asks (ProbabilitiesTile); window rows
 // are captured on the way when wc is given.
 void ValueSweep(const Plan& p, Block& b, int64_t k_begin, int64_t k_end,
-                const WindowCapture* wc) {
+                const WindowCapture* wc, float* cache) {
   std::fill(b.alpha, b.alpha + b.Rp, 1.f);  // adds without rescaling
+  float* const tile_s = b.s;
   for (int64_t k0 = k_begin; k0 < k_end; k0 += p.Bk) {
     const int64_t nk = std::min(p.Bk, k_end - k0);
     int32_t tmin, tmax;
     const int32_t* kpos = p.kv.Pos(b.g, k0);
     TileRange(kpos, nk, &tmin, &tmax);
-    if (!TileMayBeVisible(b, tmin, tmax)) continue;
-    MaskedScores(p, b, kpos, k0, nk);
+    if (!TileMayBeVisible(b, tmin, tmax)) continue;  // as in StatsSweep
+    if (cache != nullptr) {
+      b.s = cache + (k0 - k_begin) * b.Rp;  // sweep 1's masked scores
+    } else {
+      MaskedScores(p, b, kpos, k0, nk);
+    }
     if (wc != nullptr) {
       CaptureLastLogits(p, b, k0, nk, *wc);
       CaptureWindowRows(p, b, k0, nk, *wc);
@@ -610,6 +620,7 @@ void ValueSweep(const Plan& p, Block& b, int64_t k_begin, int64_t k_end,
     ProbabilitiesTile(b, nk, p.kv.type);
     AccumulateTile(p, b, k0, nk);
   }
+  b.s = tile_s;
 }
 
 // Main pass for queries [t0, t1) of KV head g. Sweep 1 finds each row's
@@ -624,8 +635,13 @@ void AttendBlock(const Plan& p, int64_t g, int64_t t0, int64_t t1, float* out,
   std::fill(b.m, b.m + b.Rp, kNegInf);
   std::fill(b.l, b.l + b.Rp, 0.f);
   std::fill(b.acc, b.acc + b.Rp * p.Dp, 0.f);
-  StatsSweep(p, b, 0, p.kv.n);
-  ValueSweep(p, b, 0, p.kv.n, wc != nullptr && t1 > wc->t_begin ? wc : nullptr);
+  const int64_t cache_floats = ScoreCacheFloats(p.kv.n, b.Rp);
+  float* cache = cache_floats <= kMaxCachedScores
+                     ? tls_scratch.Cache(static_cast<size_t>(cache_floats))
+                     : nullptr;
+  StatsSweep(p, b, 0, p.kv.n, cache);
+  ValueSweep(p, b, 0, p.kv.n, wc != nullptr && t1 > wc->t_begin ? wc : nullptr,
+             cache);
   for (int64_t r = 0; r < b.R; ++r) {
     const int64_t t = t0 + r / p.n_rep;
     const int64_t h = g * p.n_rep + r % p.n_rep;
@@ -653,6 +669,17 @@ void AttendSplitKeys(const Plan& p, int64_t G, float* out) {
   const auto range = [&](int64_t s) {
     return std::pair{s * kSplitKeys, std::min(n, (s + 1) * kSplitKeys)};
   };
+  // Each range's masked scores from sweep 1, for sweep 2 (which may run on
+  // another thread): [G][S][ScoreCacheFloats(kSplitKeys, Rp)], unless that
+  // is more than kMaxCachedScores per thread would allow.
+  const int64_t per_range = ScoreCacheFloats(kSplitKeys, PaddedRows(R));
+  const bool cached = G * S * per_range <=
+                      kMaxCachedScores * static_cast<int64_t>(MaxThreads());
+  hwy::AlignedFreeUniquePtr<float[]> caches =
+      hwy::AllocateAligned<float>(cached ? static_cast<size_t>(G * S * per_range) : 0);
+  const auto cache_of = [&](int64_t item) {
+    return cached ? caches.get() + item * per_range : nullptr;
+  };
   ParallelForDynamic(G * S, [&](int64_t item) HWY_ATTR {
     const int64_t g = item / S, s = item % S;
     Block b;
@@ -660,7 +687,7 @@ void AttendSplitKeys(const Plan& p, int64_t G, float* out) {
     std::fill(b.m, b.m + b.Rp, kNegInf);
     std::fill(b.l, b.l + b.Rp, 0.f);
     const auto [k_begin, k_end] = range(s);
-    StatsSweep(p, b, k_begin, k_end);
+    StatsSweep(p, b, k_begin, k_end, cache_of(item));
     std::copy_n(b.m, R, &ms[item * R]);
     std::copy_n(b.l, R, &ls[item * R]);
   });
@@ -686,7 +713,7 @@ void AttendSplitKeys(const Plan& p, int64_t G, float* out) {
     std::copy_n(&l[g * R], R, b.l);
     std::fill(b.acc, b.acc + b.Rp * Dp, 0.f);
     const auto [k_begin, k_end] = range(s);
-    ValueSweep(p, b, k_begin, k_end, nullptr);
+    ValueSweep(p, b, k_begin, k_end, nullptr, cache_of(item));
     std::copy_n(b.acc, R * Dp, &part[item * R * Dp]);
   });
   ParallelFor(G * R, [&](int64_t gr) {

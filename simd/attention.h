@@ -102,7 +102,8 @@ struct WindowSaliency {
 // Multithreaded over (query block, head) via base/parallel.h. Tiled over the
 // keys (flash-attention style): a first sweep builds each row's softmax max
 // and sum online, a second turns scores into f16-rounded probabilities times
-// V (llama.cpp's numerics). `saliency`, when given, is captured in the second
+// V (llama.cpp's numerics). The first sweep's scores are kept for the second
+// when they fit (4 MiB per work item), so K is read and multiplied once. `saliency`, when given, is captured in the second
 // sweep of the blocks that hold the window rows: no extra pass over the keys.
 // Results are bit-identical for any thread count.
 void Attention(const AttentionShape& shape, const AttentionMask& mask,

@@ -52,6 +52,10 @@ if [ "${1:-}" != "--report" ]; then
     "$B" eval "${COMMON[@]}" --tasks niah_single_2 --methods all --budgets 0.2 --lengths 2048 \
       --mode agnostic,aware --samples 1 --haystack "$H"
   done
+  # 8. (session 5) 16K before the remaining 4K budgets: fidelity at 20% and the query-aware needle.
+  "$B" eval -m "$M" -t "$T" --fidelity --methods all --budgets 0.2 --lengths 16384 --out "$OUT"
+  "$B" eval "${COMMON[@]}" --tasks needle --methods full,snapkv,structkv --budgets 0.2 \
+    --lengths 16384 --mode aware --depths 0,25,50,75,100
   "$B" eval "${S4[@]}" --lengths 4096 --budgets 0.1,0.5 --mode agnostic,aware
   "$B" eval "${S4[@]}" --lengths 8192 --budgets 0.2 --mode aware
 fi
