@@ -111,6 +111,9 @@ SKV_DECODE_BENCH(q5_0_2048x640, GgmlType::kQ5_0, 2048, 640);
 SKV_DECODE_BENCH(q4_0_2048x2048, GgmlType::kQ4_0, 2048, 2048);
 SKV_DECODE_BENCH(q5_K_2048x2048, GgmlType::kQ5_K, 2048, 2048);
 SKV_DECODE_BENCH(q8_0_2048x2048, GgmlType::kQ8_0, 2048, 2048);
+// DRAM-sized K-quant matrices (a vocabulary projection): streaming, not L3.
+SKV_DECODE_BENCH(q4_K_262144x768, GgmlType::kQ4_K, 262144, 768);
+SKV_DECODE_BENCH(q6_K_262144x768, GgmlType::kQ6_K, 262144, 768);
 
 }  // namespace
 }  // namespace skv
