@@ -56,6 +56,8 @@ if [ "${1:-}" != "--report" ]; then
   "$B" eval -m "$M" -t "$T" --fidelity --methods all --budgets 0.2 --lengths 16384 --out "$OUT"
   "$B" eval "${COMMON[@]}" --tasks needle --methods full,snapkv,structkv --budgets 0.2 \
     --lengths 16384 --mode aware --depths 0,25,50,75,100
+  "$B" eval "${COMMON[@]}" --tasks needle --methods full,snapkv,structkv --budgets 0.2 \
+    --lengths 16384 --mode agnostic --depths 0,25,50,75,100
   "$B" eval "${S4[@]}" --lengths 4096 --budgets 0.1,0.5 --mode agnostic,aware
   "$B" eval "${S4[@]}" --lengths 8192 --budgets 0.2 --mode aware
 fi
