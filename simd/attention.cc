@@ -10,8 +10,8 @@
 //      lanes (decode) take dot products along head_dim instead.
 //   2. softcap, mask by original positions, online softmax across rows
 //      (running max m[r] and sum l[r], f32).
-//   3. V tile -> f32 [Bk][Dp]; acc[r][:] = alpha[r] * acc[r][:] +
-//      sum_j P[j][r] * V[j][:], register-blocked 4 rows x 2 vectors.
+//   3. V tile -> f32 [Bk][Dp]; acc[r][:] += sum_j P[j][r] * V[j][:],
+//      register-blocked 4 rows x 2 vectors.
 // Steps 1-2 run in a first sweep over the keys (the rows' final max and
 // sum), step 3 in a second with normalised probabilities. The first sweep's
 // masked scores are kept (up to kMaxCachedScores per item) so the second
@@ -135,16 +135,16 @@ struct Plan {
 // row r = (t0 + r / n_rep, g * n_rep + r % n_rep).
 struct Block {
   int64_t g, t0, t1, R, Rp;
-  float* qt;    // [D][Rp] scaled queries, transposed
+  float* qt;    // [D][Rp] scaled queries, transposed (unless DotScores)
   float* qr;    // [Rp][Dp] the same queries row by row, zero past R and D
+                // (only when DotScores)
   float* s;     // [Bk][Rp] scores, then probabilities (the tile's rows of
                 // the score cache while a cache is in use)
   float* kf;    // [Bk][Dp] key tile in f32, zero past D
   float* vf;    // [Bk][Dp] value tile in f32, zero past D
-  float* acc;   // [Rp][Dp] unnormalised outputs
+  float* acc;   // [Rp][Dp] outputs (P is normalised in sweep 2)
   float* m;     // [Rp] running max (-inf: nothing visible yet)
   float* l;     // [Rp] running sum
-  float* alpha; // [Rp] rescale of acc for the current tile
   int32_t* lo;  // [Rp] lowest visible key position (padded rows: INT32_MAX)
   int32_t* hi;  // [Rp] query position (padded rows: INT32_MIN)
   int32_t lo_min, hi_max;  // block extremes, for skipping tiles
@@ -155,6 +155,14 @@ struct Block {
 inline int64_t PaddedRows(int64_t R) {
   const DF d;
   return RoundUp(R, std::max<int64_t>(4, static_cast<int64_t>(hn::Lanes(d))));
+}
+
+// Whether ScoresTile takes dot products along head_dim (ScoresTileDot): the
+// block has fewer rows than lanes (decode), so vectors across rows would be
+// mostly padding.
+inline bool DotScores(const Block& b) {
+  const DF d;
+  return b.R < static_cast<int64_t>(hn::Lanes(d));
 }
 
 void SetupBlock(const Plan& p, int64_t g, int64_t t0, int64_t t1, Block& b) {
@@ -170,7 +178,7 @@ void SetupBlock(const Plan& p, int64_t g, int64_t t0, int64_t t1, Block& b) {
   const int64_t sz_kf = RoundUp(Bk * Dp, 16), sz_vf = RoundUp(Bk * Dp, 16);
   const int64_t sz_acc = Rp * Dp, sz_row = RoundUp(Rp, 16);
   float* f = tls_scratch.Floats(static_cast<size_t>(
-      sz_qt + sz_qr + sz_s + sz_kf + sz_vf + sz_acc + 3 * sz_row));
+      sz_qt + sz_qr + sz_s + sz_kf + sz_vf + sz_acc + 2 * sz_row));
   b.qt = f;
   b.qr = b.qt + sz_qt;
   b.s = b.qr + sz_qr;
@@ -179,13 +187,16 @@ void SetupBlock(const Plan& p, int64_t g, int64_t t0, int64_t t1, Block& b) {
   b.acc = b.vf + sz_vf;
   b.m = b.acc + sz_acc;
   b.l = b.m + sz_row;
-  b.alpha = b.l + sz_row;
   int32_t* ip = tls_scratch.Ints(static_cast<size_t>(2 * sz_row));
   b.lo = ip;
   b.hi = ip + sz_row;
 
-  std::fill(b.qt, b.qt + D * Rp, 0.f);
-  std::fill(b.qr, b.qr + Rp * Dp, 0.f);
+  const bool dot = DotScores(b);
+  if (dot) {
+    std::fill(b.qr, b.qr + Rp * Dp, 0.f);
+  } else {
+    std::fill(b.qt, b.qt + D * Rp, 0.f);
+  }
   b.lo_min = std::numeric_limits<int32_t>::max();
   b.hi_max = std::numeric_limits<int32_t>::min();
   for (int64_t r = 0; r < Rp; ++r) {
@@ -197,9 +208,10 @@ void SetupBlock(const Plan& p, int64_t g, int64_t t0, int64_t t1, Block& b) {
     const int64_t t = t0 + r / p.n_rep;
     const int64_t h = g * p.n_rep + r % p.n_rep;
     const float* src = p.q + (t * p.H + h) * D;
-    for (int64_t k = 0; k < D; ++k) {
-      b.qt[k * Rp + r] = src[k] * p.scale;
-      b.qr[r * Dp + k] = src[k] * p.scale;
+    if (dot) {
+      for (int64_t k = 0; k < D; ++k) b.qr[r * Dp + k] = src[k] * p.scale;
+    } else {
+      for (int64_t k = 0; k < D; ++k) b.qt[k * Rp + r] = src[k] * p.scale;
     }
     const int64_t qp = p.q_pos[t];
     const int64_t lo =
@@ -213,9 +225,8 @@ void SetupBlock(const Plan& p, int64_t g, int64_t t0, int64_t t1, Block& b) {
   }
 }
 
-// ScoresTile for blocks with fewer rows than lanes (decode: one query times
-// the n_rep heads of a KV head), where vectors across rows would be mostly
-// padding: dot products along head_dim instead, two rows by four keys at a
+// ScoresTile for DotScores blocks (decode: one query times the n_rep heads
+// of a KV head): dot products along head_dim, two rows by four keys at a
 // time, each reduced across lanes. Writes rows [0, RoundUp(R, 2)) (<= Rp).
 void ScoresTileDot(const Plan& p, const Block& b, int64_t nk_pad) {
   const DF d;
@@ -263,7 +274,7 @@ void ScoresTileDot(const Plan& p, const Block& b, int64_t nk_pad) {
 void ScoresTile(const Plan& p, const Block& b, int64_t nk_pad) {
   const DF d;
   const int64_t N = hn::Lanes(d);
-  if (b.R < N) return ScoresTileDot(p, b, nk_pad);
+  if (DotScores(b)) return ScoresTileDot(p, b, nk_pad);
   const int64_t D = p.D, Dp = p.Dp, Rp = b.Rp, nrv = Rp / N;
   for (int64_t j = 0; j < nk_pad; j += 4) {
     const float* k0 = b.kf + j * Dp;
@@ -432,7 +443,7 @@ void ProbabilitiesTile(const Block& b, int64_t nk, GgmlType v_type) {
   }
 }
 
-// acc[r] = alpha[r] * acc[r] + sum_{j < nk} P[j][r] * V[j] for all rows.
+// acc[r] += sum_{j < nk} P[j][r] * V[j] for all rows.
 void AccumulateTile(const Plan& p, const Block& b, int64_t k0, int64_t nk) {
   const DF d;
   const int64_t N = hn::Lanes(d);
@@ -443,8 +454,6 @@ void AccumulateTile(const Plan& p, const Block& b, int64_t k0, int64_t nk) {
   }
   const int64_t R4 = RoundUp(b.R, 4);  // <= Rp; padded rows have P = 0
   for (int64_t r = 0; r < R4; r += 4) {
-    const VF a0 = hn::Set(d, b.alpha[r]), a1 = hn::Set(d, b.alpha[r + 1]);
-    const VF a2 = hn::Set(d, b.alpha[r + 2]), a3 = hn::Set(d, b.alpha[r + 3]);
     float* o0 = b.acc + r * Dp;
     float* o1 = o0 + Dp;
     float* o2 = o1 + Dp;
@@ -452,14 +461,14 @@ void AccumulateTile(const Plan& p, const Block& b, int64_t k0, int64_t nk) {
     const float* pr = b.s + r;
     int64_t dc = 0;
     for (; dc + 2 * N <= Dp; dc += 2 * N) {
-      VF c00 = hn::Mul(hn::Load(d, o0 + dc), a0);
-      VF c01 = hn::Mul(hn::Load(d, o0 + dc + N), a0);
-      VF c10 = hn::Mul(hn::Load(d, o1 + dc), a1);
-      VF c11 = hn::Mul(hn::Load(d, o1 + dc + N), a1);
-      VF c20 = hn::Mul(hn::Load(d, o2 + dc), a2);
-      VF c21 = hn::Mul(hn::Load(d, o2 + dc + N), a2);
-      VF c30 = hn::Mul(hn::Load(d, o3 + dc), a3);
-      VF c31 = hn::Mul(hn::Load(d, o3 + dc + N), a3);
+      VF c00 = hn::Load(d, o0 + dc);
+      VF c01 = hn::Load(d, o0 + dc + N);
+      VF c10 = hn::Load(d, o1 + dc);
+      VF c11 = hn::Load(d, o1 + dc + N);
+      VF c20 = hn::Load(d, o2 + dc);
+      VF c21 = hn::Load(d, o2 + dc + N);
+      VF c30 = hn::Load(d, o3 + dc);
+      VF c31 = hn::Load(d, o3 + dc + N);
       for (int64_t j = 0; j < nk; ++j) {
         const VF v0 = hn::Load(d, b.vf + j * Dp + dc);
         const VF v1 = hn::Load(d, b.vf + j * Dp + dc + N);
@@ -485,10 +494,10 @@ void AccumulateTile(const Plan& p, const Block& b, int64_t k0, int64_t nk) {
       hn::Store(c31, d, o3 + dc + N);
     }
     if (dc < Dp) {  // one vector left
-      VF c0 = hn::Mul(hn::Load(d, o0 + dc), a0);
-      VF c1 = hn::Mul(hn::Load(d, o1 + dc), a1);
-      VF c2 = hn::Mul(hn::Load(d, o2 + dc), a2);
-      VF c3 = hn::Mul(hn::Load(d, o3 + dc), a3);
+      VF c0 = hn::Load(d, o0 + dc);
+      VF c1 = hn::Load(d, o1 + dc);
+      VF c2 = hn::Load(d, o2 + dc);
+      VF c3 = hn::Load(d, o3 + dc);
       for (int64_t j = 0; j < nk; ++j) {
         const VF v0 = hn::Load(d, b.vf + j * Dp + dc);
         const float* pj = pr + j * Rp;
@@ -600,7 +609,6 @@ void StatsSweep(const Plan& p, Block& b, int64_t k_begin, int64_t k_end,
 // are captured on the way when wc is given.
 void ValueSweep(const Plan& p, Block& b, int64_t k_begin, int64_t k_end,
                 const WindowCapture* wc, float* cache) {
-  std::fill(b.alpha, b.alpha + b.Rp, 1.f);  // adds without rescaling
   float* const tile_s = b.s;
   for (int64_t k0 = k_begin; k0 < k_end; k0 += p.Bk) {
     const int64_t nk = std::min(p.Bk, k_end - k0);
