@@ -96,7 +96,7 @@ TEST(EvalTasks, SizedToTheTargetWithinTolerance) {
 
 TEST(EvalTasks, ReferencesAreInTheContextAndQuestionsName) {
   Fixture f;
-  for (const std::string& t : {"niah_single_1", "niah_single_2", "niah_single_3",
+  for (const char* t : {"niah_single_1", "niah_single_2", "niah_single_3",
                                "niah_multikey_1", "niah_multikey_2", "niah_multikey_3",
                                "niah_multivalue", "niah_multiquery", "vt", "cwe", "qa"}) {
     auto s = MakeSample(t, 2000, 5, 0, f.sources, CountWords);

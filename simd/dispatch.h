@@ -35,15 +35,15 @@ Status CapSimdTargets(const std::string& name, const std::string& source);
 // outcome; unset is Ok.
 Status CapSimdTargetsFromEnv();
 
-// The GEMM behind prefill (matmul.h): f32, the default, dequantises weights
-// to f32 for oneDNN's sgemm; bf16 uses oneDNN's matmul primitive on bf16
+// The GEMM behind prefill (matmul.h): f32 dequantises weights to f32 for
+// oneDNN's sgemm (the default without AVX512-VNNI); bf16 uses oneDNN's matmul primitive on bf16
 // operands (f32 accumulation); int8 multiplies 8-bit quantised activations
 // with the quantised weight blocks in integer dot products (quant_gemm.h)
-// where the weight type has a tiled kernel, and uses f32 for every other
-// type. STRUCTKV_GEMM overrides the default for the process (see PrefillGemm
-// for why bf16 and int8 are not the default):
+// where the weight type has a kernel, and uses f32 for every other type (the
+// default with AVX512-VNNI). STRUCTKV_GEMM overrides the default for the
+// process (see PrefillGemm):
 //
-//   STRUCTKV_GEMM=int8 build/tools/structkv bench -m model.gguf -n 0
+//   STRUCTKV_GEMM=f32 build/tools/structkv bench -m model.gguf -n 0
 enum class GemmType { kF32, kBF16, kInt8 };
 
 inline constexpr const char kGemmEnv[] = "STRUCTKV_GEMM";

@@ -72,10 +72,10 @@ bool IntegerGemv(const MatrixRef& w, const float* x, int64_t x_stride,
 }
 
 // int8 prefill: quantises every token's activations to the weights' 8-bit
-// activation type and runs the tiled integer GEMM (quant_gemm.h), which
-// computes each output exactly as the decode GEMV does. Returns false
-// (nothing written) where the type has no tiled kernel on this CPU or x is
-// not finite (the float path then propagates nan/inf).
+// activation type and runs the integer GEMM (quant_gemm.h), which computes
+// each output as the decode GEMV does (to f32 rounding). Returns false
+// (nothing written) where the type has no integer GEMM on this target (SSE4
+// and below) or x is not finite (the float path then propagates nan/inf).
 bool IntegerGemm(const MatrixRef& w, const float* x, int64_t x_stride,
                  int64_t T, float* y, int64_t y_stride) {
   if (!HasIntegerGemm(w.type)) return false;
@@ -164,11 +164,8 @@ GemmType ChoosePrefillGemm() {
                  env.status().message().c_str());
     return GemmType::kF32;
   }
-  // int8 stays opt-in until it beats f32 end to end: the tiled kernels are
-  // exact (tests) but, with per-call activation quantisation and the K-quant
-  // mins reduced per (row, token), they measured slower than sgemm on the
-  // 2-core AVX512-VNNI box (see quant_gemm.h).
   if (env->has_value() && **env == GemmType::kInt8) return GemmType::kInt8;
+  if (env->has_value() && **env == GemmType::kF32) return GemmType::kF32;
   if (env->has_value() && **env == GemmType::kBF16) {
     if (HasNativeBF16()) return GemmType::kBF16;
     // oneDNN would emulate bf16 on plain AVX-512: slower than f32 and less
@@ -177,8 +174,11 @@ GemmType ChoosePrefillGemm() {
                  "structkv: %s=bf16: this CPU has no native bf16 dot "
                  "products; using f32\n",
                  kGemmEnv);
+    return GemmType::kF32;
   }
-  return GemmType::kF32;
+  // The default: int8 where the VNNI panel kernels run (about twice sgemm's
+  // rate, quant_gemm.h); the tiled AVX2 kernels are not faster than sgemm.
+  return HasFastIntegerGemm() ? GemmType::kInt8 : GemmType::kF32;
 }
 
 }  // namespace

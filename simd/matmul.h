@@ -35,15 +35,16 @@ void MatMul(const MatrixRef& w, const float* x, int64_t x_stride, int64_t T,
 void MatMul(const MatrixRef& w, const float* x, int64_t x_stride, int64_t T,
             float* y, int64_t y_stride, GemmType gemm);
 
-// The prefill GEMM of this process: f32, or int8 where STRUCTKV_GEMM=int8
-// asks for it (integer dot products for the types with a tiled kernel,
-// quant_gemm.h; f32 for all others), or bf16 where STRUCTKV_GEMM=bf16 does
-// and the CPU has native bf16 dot products (HasNativeBF16 in onednn_gemm.h;
-// emulated bf16 is slower than f32). Decided on first use. int8 computes each
-// output exactly as the decode GEMV does (prefill and decode agree bit for
-// bit) and multiplies the same values llama.cpp's CPU backend does; it is
-// opt-in until it is faster than f32 end to end (not yet: see
-// ChoosePrefillGemm in matmul.cc).
+// The prefill GEMM of this process, decided on first use: int8 (integer dot
+// products on 8-bit activations for the quantised types that have a kernel,
+// quant_gemm.h; f32 for all other types) where the CPU has AVX512-VNNI and
+// so the panel kernels, f32 elsewhere; STRUCTKV_GEMM=f32|int8|bf16
+// overrides. int8 multiplies the same values llama.cpp's CPU backend does
+// and runs at about twice the dequantise + sgemm rate there; without VNNI
+// its tiled kernels are exact (bit for bit the decode GEMV) but no faster
+// than sgemm, so f32 stays the default. bf16 needs native bf16 dot
+// products (HasNativeBF16 in onednn_gemm.h; emulated bf16 is slower than
+// f32).
 // bf16 is opt-in because it loses on both counts measured so far: on an
 // AVX512-BF16 core without AMX, vdpbf16ps sustains half the f32 FMA rate
 // (oneDNN bf16 matmul ~55 GFLOP/s per core vs sgemm ~90), and rounding both

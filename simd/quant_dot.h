@@ -39,9 +39,17 @@ bool HasIntegerDot(GgmlType weight_type);
 
 // Quantises x[0..n) for a dot with weights of `weight_type` (one with
 // HasIntegerDot); n is a multiple of the activation block size. Reuses out's
-// buffers.
+// buffers. QuantizeActivations is the Highway version (quant_activations.cc),
+// equal bit for bit to the scalar QuantizeActivationsRef.
 void QuantizeActivations(GgmlType weight_type, const float* x, int64_t n,
                          QuantizedActivations* out);
+void QuantizeActivationsRef(GgmlType weight_type, const float* x, int64_t n,
+                            QuantizedActivations* out);
+
+// The offset that makes `weight_type`'s codes unsigned in the byte-dot
+// kernels (128 for Q8_0, 8 for Q4_0, 16 for Q5_0, 0 otherwise): bias4 holds
+// -offset * (sum of each 4 activation codes).
+int ActivationOffset(GgmlType weight_type);
 
 // out[0..n) = d * q: equal bit for bit to RoundActivations(weight_type, x).
 void DequantizeActivations(const QuantizedActivations& a, float* out);

@@ -102,8 +102,17 @@ bool HasIntegerDot(GgmlType weight_type) {
   }
 }
 
-void QuantizeActivations(GgmlType weight_type, const float* x, int64_t n,
-                         QuantizedActivations* out) {
+int ActivationOffset(GgmlType weight_type) {
+  switch (weight_type) {
+    case GgmlType::kQ8_0: return 128;
+    case GgmlType::kQ4_0: return 8;
+    case GgmlType::kQ5_0: return 16;
+    default: return 0;
+  }
+}
+
+void QuantizeActivationsRef(GgmlType weight_type, const float* x, int64_t n,
+                            QuantizedActivations* out) {
   SKV_CHECK(HasIntegerDot(weight_type));
   const GgmlType type = ActivationType(weight_type);
   const bool k = type == GgmlType::kQ8_K;
@@ -137,10 +146,7 @@ void QuantizeActivations(GgmlType weight_type, const float* x, int64_t n,
     for (int j = 0; j < 16; ++j) sum += out->q[16 * s + j];
     out->bsums[s] = static_cast<int16_t>(sum);
   }
-  const int offset = weight_type == GgmlType::kQ8_0   ? 128
-                     : weight_type == GgmlType::kQ4_0 ? 8
-                     : weight_type == GgmlType::kQ5_0 ? 16
-                                                      : 0;
+  const int offset = ActivationOffset(weight_type);
   out->bias4.resize(offset != 0 ? n / 4 : 0);
   for (size_t s = 0; s < out->bias4.size(); ++s) {
     const int8_t* q = out->q.data() + 4 * s;

@@ -36,6 +36,64 @@ std::vector<float> RandomVector(int64_t n, std::mt19937& rng) {
   return x;
 }
 
+// The Highway quantiser equals the scalar reference bit for bit on every
+// target: normal values, outliers, all-zero blocks, exact rounding ties,
+// equal largest magnitudes of both signs (Q8_K keeps the first one's sign),
+// denormals, and rows with nan / inf (flagged non-finite by both).
+TEST(QuantizeActivationsTest, EqualsReferenceOnEveryTarget) {
+  std::mt19937 rng(31);
+  const int64_t n = 1024;
+  std::vector<std::vector<float>> rows;  // [case][n]
+  rows.push_back(RandomVector(n, rng));
+  {
+    std::vector<float> x = RandomVector(n, rng);
+    x[5] = 40.f, x[300] = -1e4f, x[777] = 3e-3f;
+    for (int j = 512; j < 768; ++j) x[j] = 0.f;  // a zero Q8_K block
+    rows.push_back(x);
+  }
+  {
+    // Ties: with amax 127 the scale is 1, so k + 0.5 rounds to even.
+    std::vector<float> x(n);
+    for (int64_t i = 0; i < n; ++i) x[i] = static_cast<float>(i % 50) - 24.5f;
+    for (int64_t b = 0; b < n; b += 32) x[b + 7] = -127.f, x[b + 20] = 127.f;
+    rows.push_back(x);
+  }
+  {
+    std::vector<float> x = RandomVector(n, rng);
+    for (float& v : x) v *= 1e-41f;  // denormal magnitudes
+    rows.push_back(x);
+  }
+  for (float bad : {std::numeric_limits<float>::quiet_NaN(),
+                    std::numeric_limits<float>::infinity()}) {
+    std::vector<float> x = RandomVector(n, rng);
+    x[333] = bad;
+    rows.push_back(x);
+  }
+  for (GgmlType type : {GgmlType::kQ8_0, GgmlType::kQ4_0, GgmlType::kQ5_0,
+                        GgmlType::kQ4_K, GgmlType::kQ6_K}) {
+    SCOPED_TRACE(GgmlTypeName(type));
+    for (size_t c = 0; c < rows.size(); ++c) {
+      SCOPED_TRACE(c);
+      QuantizedActivations want;
+      QuantizeActivationsRef(type, rows[c].data(), n, &want);
+      ForEachTarget([&](int64_t) {
+        QuantizedActivations got;
+        QuantizeActivations(type, rows[c].data(), n, &got);
+        ASSERT_EQ(got.finite, want.finite);
+        if (!want.finite) return;  // the codes are meaningless then
+        EXPECT_EQ(got.type, want.type);
+        EXPECT_EQ(got.n, want.n);
+        EXPECT_EQ(got.q, want.q);
+        EXPECT_EQ(got.q16, want.q16);
+        EXPECT_EQ(got.bsums, want.bsums);
+        EXPECT_EQ(got.bias4, want.bias4);
+        ASSERT_EQ(got.d.size(), want.d.size());
+        EXPECT_EQ(0, std::memcmp(got.d.data(), want.d.data(), got.d.size() * sizeof(float)));
+      });
+    }
+  }
+}
+
 // Tolerance for two f32 evaluations of the same products in different
 // orders (and with d_w * d_x rounded once per block instead of per element):
 // a few ulps of the sum of magnitudes, growing like sqrt(n).

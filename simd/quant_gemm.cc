@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <type_traits>
+#include <vector>
 
 #include "base/check.h"
 #include "base/parallel.h"
@@ -22,6 +23,7 @@
 
 #include "simd/quant_dot_x86-inl.h"
 #include "simd/quant_gemm_x86-inl.h"
+#include "simd/quant_gemm_vnni-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace skv {
@@ -54,6 +56,33 @@ void GemmRowsImpl(GgmlType type, const void* w, int64_t row_bytes,
   SKV_CHECK(false && "GemmRowsImpl: no tiled kernel for this type/target");
 }
 
+// Whether this target has the repacked-panel kernels (quant_gemm_vnni-inl.h).
+bool HasPanelImpl() { return SKV_QUANT_GEMM_VNNI != 0; }
+
+// Panels [g0, g1) of 16 rows for all T tokens; bias32 as in
+// vnni::Kernel32 (32-block types only).
+void GemmPanelsImpl(GgmlType type, const void* w, int64_t row_bytes,
+                    const QuantizedActivations* x, int64_t T,
+                    const int32_t* bias32, float* y, int64_t y_stride,
+                    int64_t rows, int64_t g0, int64_t g1) {
+#if SKV_QUANT_GEMM_VNNI
+  const uint8_t* wb = static_cast<const uint8_t*>(w);
+  switch (type) {
+    case GgmlType::kQ8_0: return vnni::GemmPanels<GgmlType::kQ8_0>(wb, row_bytes, x, T, bias32, y, y_stride, rows, g0, g1);
+    case GgmlType::kQ4_0: return vnni::GemmPanels<GgmlType::kQ4_0>(wb, row_bytes, x, T, bias32, y, y_stride, rows, g0, g1);
+    case GgmlType::kQ5_0: return vnni::GemmPanels<GgmlType::kQ5_0>(wb, row_bytes, x, T, bias32, y, y_stride, rows, g0, g1);
+    case GgmlType::kQ4_K: return vnni::GemmPanels<GgmlType::kQ4_K>(wb, row_bytes, x, T, bias32, y, y_stride, rows, g0, g1);
+    case GgmlType::kQ5_K: return vnni::GemmPanels<GgmlType::kQ5_K>(wb, row_bytes, x, T, bias32, y, y_stride, rows, g0, g1);
+    case GgmlType::kQ6_K: return vnni::GemmPanels<GgmlType::kQ6_K>(wb, row_bytes, x, T, bias32, y, y_stride, rows, g0, g1);
+    default: break;
+  }
+#else
+  (void)w, (void)row_bytes, (void)x, (void)T, (void)bias32, (void)y;
+  (void)y_stride, (void)rows, (void)g0, (void)g1;
+#endif
+  SKV_CHECK(false && "GemmPanelsImpl: no panel kernel for this type/target");
+}
+
 // NOLINTNEXTLINE(google-readability-namespace-comments)
 }  // namespace HWY_NAMESPACE
 }  // namespace skv
@@ -64,10 +93,14 @@ namespace skv {
 
 HWY_EXPORT(HasTiledImpl);
 HWY_EXPORT(GemmRowsImpl);
+HWY_EXPORT(HasPanelImpl);
+HWY_EXPORT(GemmPanelsImpl);
 
 bool HasIntegerGemm(GgmlType weight_type) {
   return HasIntegerDot(weight_type) && HWY_DYNAMIC_DISPATCH(HasTiledImpl)();
 }
+
+bool HasFastIntegerGemm() { return HWY_DYNAMIC_DISPATCH(HasPanelImpl)(); }
 
 void MatMulQ8(GgmlType weight_type, const void* w, int64_t row_bytes,
               const QuantizedActivations* x, int64_t T, float* y,
@@ -87,6 +120,29 @@ void MatMulQ8(GgmlType weight_type, const void* w, int64_t row_bytes,
   for (int64_t t = 0; t < T; ++t) {
     SKV_CHECK(x[t].type == ActivationType(weight_type) && x[t].n == n &&
               x[t].finite);
+  }
+  if (HasFastIntegerGemm()) {
+    // -offset * (sum of each block's 32 activation codes), from bias4.
+    std::vector<int32_t> bias32;  // [T][n / 32], 32-block types only
+    if (GetGgmlType(weight_type).block_size == 32) {
+      const int64_t nb = n / 32;
+      bias32.resize(T * nb);
+      for (int64_t t = 0; t < T; ++t) {
+        const int32_t* b4 = x[t].bias4.data();
+        for (int64_t b = 0; b < nb; ++b) {
+          int32_t s = 0;
+          for (int i = 0; i < 8; ++i) s += b4[8 * b + i];
+          bias32[t * nb + b] = s;
+        }
+      }
+    }
+    const int64_t groups = (rows + 15) / 16;
+    ParallelRanges(groups, 1, [&](int64_t g0, int64_t g1) {
+      HWY_DYNAMIC_DISPATCH(GemmPanelsImpl)(weight_type, w, row_bytes, x, T,
+                                           bias32.data(), y, y_stride, rows,
+                                           g0, g1);
+    });
+    return;
   }
   // Token chunks: a chunk's activations (int8 codes plus Q8_0's bias4 or
   // Q8_K's bsums, about 2 bytes per element) stay in each core's L2 while
