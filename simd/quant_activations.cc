@@ -142,21 +142,7 @@ void QuantizeActivations(GgmlType weight_type, const float* x, int64_t n,
   out->type = type;
   out->n = n;
   out->finite = true;
-  const int8_t* q = out->q.data();
-  out->q16.resize(n);
-  for (int64_t i = 0; i < n; ++i) out->q16[i] = q[i];
-  out->bsums.resize(k ? n / 16 : 0);
-  for (size_t s = 0; s < out->bsums.size(); ++s) {
-    int sum = 0;
-    for (int j = 0; j < 16; ++j) sum += q[16 * s + j];
-    out->bsums[s] = static_cast<int16_t>(sum);
-  }
-  const int offset = ActivationOffset(weight_type);
-  out->bias4.resize(offset != 0 ? n / 4 : 0);
-  for (size_t s = 0; s < out->bias4.size(); ++s) {
-    const int8_t* q4 = q + 4 * s;
-    out->bias4[s] = -offset * (q4[0] + q4[1] + q4[2] + q4[3]);
-  }
+  FillActivationSums(weight_type, out);
 }
 
 }  // namespace skv

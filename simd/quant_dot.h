@@ -46,6 +46,9 @@ void QuantizeActivations(GgmlType weight_type, const float* x, int64_t n,
 void QuantizeActivationsRef(GgmlType weight_type, const float* x, int64_t n,
                             QuantizedActivations* out);
 
+// Fills out's q16, bsums (Q8_K) and bias4 from its type, n and codes q.
+void FillActivationSums(GgmlType weight_type, QuantizedActivations* out);
+
 // The offset that makes `weight_type`'s codes unsigned in the byte-dot
 // kernels (128 for Q8_0, 8 for Q4_0, 16 for Q5_0, 0 otherwise): bias4 holds
 // -offset * (sum of each 4 activation codes).

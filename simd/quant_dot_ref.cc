@@ -140,7 +140,13 @@ void QuantizeActivationsRef(GgmlType weight_type, const float* x, int64_t n,
     }
     if (!std::isfinite(out->d[b])) out->finite = false;
   }
+  FillActivationSums(weight_type, out);
+}
+
+void FillActivationSums(GgmlType weight_type, QuantizedActivations* out) {
+  const int64_t n = out->n;
   out->q16.assign(out->q.begin(), out->q.end());
+  out->bsums.resize(out->type == GgmlType::kQ8_K ? n / 16 : 0);
   for (size_t s = 0; s < out->bsums.size(); ++s) {
     int sum = 0;
     for (int j = 0; j < 16; ++j) sum += out->q[16 * s + j];
