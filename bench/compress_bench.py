@@ -4,8 +4,9 @@
 For each prompt length, builds a document of about that many tokens from
 text shipped with Debian (the licenses in /usr/share/common-licenses, or
 --text), then runs `structkv run` once per method with --compare-full (the
-same span also prefilled uncompressed, in the same process, right after:
-the time ratio is measured side by side) and --ignore-eos (a fixed number
+same span also prefilled uncompressed, in the same process, right after,
+and decoded after the compressed answer: prefill time and decode speed are
+measured side by side) and --ignore-eos (a fixed number
 of decoded tokens). Prints a markdown table and writes JSON rows.
 
   bench/compress_bench.py -m models-cache/gemma-3-270m-q4_k_m.gguf \
@@ -78,6 +79,11 @@ def parse(out):
                   r"([\d.]+ \w+)\)", out)
     if m:
         row["decode_read"], row["decode_kv_read"] = m.group(1), m.group(3)
+    m = re.search(r"decode, full KV: ([\d.]+ \w+) read per token \(weights [\d.]+ \w+ \+ KV "
+                  r"([\d.]+ \w+)\), \d+ tokens in [\d.]+s \(([\d.]+) tok/s\)", out)
+    if m:
+        row["full_decode_read"], row["full_decode_kv_read"], row["full_decode_tok_s"] = (
+            m.group(1), m.group(2), float(m.group(3)))
     return row
 
 
@@ -105,8 +111,8 @@ def main():
     rows = []
     print("| model | tokens | method | prefill FLOPs vs full | prefill time vs full "
           "(speed-up) | selection | pivot | KV kept / full (ratio) | decode read/token | "
-          "decode tok/s |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "decode tok/s | full KV: decode read/token | full KV: decode tok/s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for n in [int(x) for x in a.lengths.split(",")]:
         doc = os.path.join(a.workdir, f"doc_{n}.txt")
         make_document(a.binary, a.model, text, n, doc)
@@ -132,7 +138,8 @@ def main():
                   f"({row.get('speedup', 0):.2f}x) | {row.get('select_s', 0):.3f}s | "
                   f"{row.get('pivot', '')} | {row.get('kv_kept')} / {row.get('kv_full')} "
                   f"({row.get('compression_ratio', 0):.3f}) | {row.get('decode_read')} | "
-                  f"{row.get('decode_tok_s', 0):.2f} |", flush=True)
+                  f"{row.get('decode_tok_s', 0):.2f} | {row.get('full_decode_read', '')} | "
+                  f"{row.get('full_decode_tok_s', 0):.2f} |", flush=True)
             if a.out:
                 with open(a.out, "a", encoding="utf-8") as f:
                     f.write(json.dumps(row) + "\n")

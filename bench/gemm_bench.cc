@@ -3,17 +3,24 @@
 //
 //   build/bench/skv_kernel_bench --benchmark_filter='Gemm|PrefillMatMul'
 //
+// FMA% is the share of the f32 multiply-add peak (BM_FmaPeak, measured with
+// simd/fma_peak.h at the same thread count).
 // BM_OneDnnGemm times oneDNN alone on ready operands (the instruction-level
 // ceiling of each type on this CPU); BM_PrefillMatMul times a whole MatMul
 // (activation rounding, dequantisation into panels, GEMM; for int8 the
 // activation quantisation and the tiled integer GEMM), what prefill pays.
+#include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <map>
 #include <random>
 #include <vector>
 
 #include "base/parallel.h"
 #include "benchmark/benchmark.h"
+#include "simd/fma_peak.h"
 #include "simd/matmul.h"
 #include "simd/onednn_gemm.h"
 #include "simd/quant.h"
@@ -21,10 +28,53 @@
 namespace skv {
 namespace {
 
-void SetFlops(benchmark::State& state, int64_t T, int64_t N, int64_t K) {
-  state.counters["GFLOP/s"] = benchmark::Counter(
-      2.0 * T * N * K * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+// The f32 FMA ceiling at `threads` threads (simd/fma_peak.h), measured once
+// per thread count.
+double FmaPeakGflops(int threads) {
+  static std::map<int, double> measured;
+  auto it = measured.find(threads);
+  if (it != measured.end()) return it->second;
+  const int saved = MaxThreads();
+  SetThreads(threads);
+  const double peak = MeasureFmaPeak(3).gflop_per_s;
+  SetThreads(saved);
+  return measured[threads] = peak;
 }
+
+// GFLOP/s, and the share of the f32 FMA peak at the benchmark's thread count
+// (int8 GEMMs count their integer multiply-adds: VNNI's ceiling is 2x f32's).
+// `seconds`: wall time of the timed loop.
+void SetFlops(benchmark::State& state, int64_t T, int64_t N, int64_t K, double seconds) {
+  const double gflop = 2.0 * T * N * K * 1e-9;
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(gflop, benchmark::Counter::kIsIterationInvariantRate);
+  const double rate = gflop * static_cast<double>(state.iterations()) / std::max(seconds, 1e-12);
+  state.counters["FMA%"] = 100.0 * rate / FmaPeakGflops(static_cast<int>(state.range(0)));
+}
+
+double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// The ceiling itself: FmaChains on every thread (what MeasureFmaPeak times).
+void BM_FmaPeak(benchmark::State& state) {
+  const int saved = MaxThreads();
+  SetThreads(static_cast<int>(state.range(0)));
+  constexpr int64_t kSteps = int64_t{1} << 20;
+  std::atomic<int64_t> flops{0};
+  for (auto _ : state) {
+    OnEachThread([&](int, int) {
+      int64_t f = 0;
+      benchmark::DoNotOptimize(FmaChains(0.999f, 0.001f, kSteps, &f));
+      flops.fetch_add(f, std::memory_order_relaxed);
+    });
+  }
+  SetThreads(saved);
+  state.counters["GFLOP/s"] = benchmark::Counter(static_cast<double>(flops.load()) * 1e-9,
+                                                 benchmark::Counter::kIsRate);
+  state.SetLabel(ActiveSimdTarget());
+}
+BENCHMARK(BM_FmaPeak)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 void BM_OneDnnGemm(benchmark::State& state, GemmType type, int64_t T,
                    int64_t N, int64_t K) {
@@ -44,6 +94,7 @@ void BM_OneDnnGemm(benchmark::State& state, GemmType type, int64_t T,
     state.SkipWithError("no bf16 matmul on this CPU");
     return;
   }
+  const auto start = std::chrono::steady_clock::now();
   for (auto _ : state) {
     if (type == GemmType::kBF16) {
       GemmBF16(shape, xb.data(), wb.data(), y.data());
@@ -53,8 +104,9 @@ void BM_OneDnnGemm(benchmark::State& state, GemmType type, int64_t T,
     benchmark::DoNotOptimize(y.data());
     benchmark::ClobberMemory();
   }
+  const double seconds = SecondsSince(start);
   SetThreads(saved);
-  SetFlops(state, T, N, K);
+  SetFlops(state, T, N, K, seconds);
   state.SetLabel(GemmTypeName(type));
 }
 
@@ -86,13 +138,15 @@ void BM_PrefillMatMul(benchmark::State& state, GgmlType wtype, GemmType type,
   const MatrixRef m{w.data(), wtype, N, K, row_bytes};
   std::vector<float> x(T * K), y(T * N);  // [T][K], [T][N]
   for (float& v : x) v = normal(rng);
+  const auto start = std::chrono::steady_clock::now();
   for (auto _ : state) {
     MatMul(m, x.data(), K, T, y.data(), N, type);
     benchmark::DoNotOptimize(y.data());
     benchmark::ClobberMemory();
   }
+  const double seconds = SecondsSince(start);
   SetThreads(saved);
-  SetFlops(state, T, N, K);
+  SetFlops(state, T, N, K, seconds);
   state.SetLabel(std::string(GgmlTypeName(wtype)) + "/" + GemmTypeName(type));
 }
 

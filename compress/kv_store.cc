@@ -109,6 +109,23 @@ void LayerKv::Compact(const std::vector<std::vector<int32_t>>& keep,
   RebuildRefs();
 }
 
+int64_t LayerKv::DropLeadingBlocks(int32_t keep_from) {
+  int64_t n = 0;
+  for (; (n + 1) * kKvBlockSlots <= length_; ++n) {
+    const Block& b = blocks_[n];
+    bool dead = true;
+    for (int64_t g = 0; g < n_kv_heads_ && dead; ++g) {
+      dead = b.pos[g * kKvBlockSlots + kKvBlockSlots - 1] < keep_from;  // the head's last
+    }
+    if (!dead) break;
+  }
+  if (n == 0) return 0;
+  std::rotate(blocks_.begin(), blocks_.begin() + n, blocks_.end());
+  length_ -= n * kKvBlockSlots;
+  RebuildRefs();
+  return n;
+}
+
 KvView LayerKv::View() const {
   KvView view;
   view.n = length_;

@@ -38,6 +38,13 @@ class LayerKv {
   void Append(const float* k, const float* v, const int32_t* pos, int64_t T);
   // Drops every entry (keeps the blocks).
   void Clear() { length_ = 0; }
+  // Drops the leading full blocks whose entries all sit at positions below
+  // `keep_from` in every head (a sliding-window layer's entries that no later
+  // query can see), moving their storage to the end for reuse: memory stays
+  // bounded by the window however long the sequence. Needs each head's
+  // positions ascending by slot (appends and Compact keep them so). Slot
+  // indices of the remaining entries shift down; returns the blocks dropped.
+  int64_t DropLeadingBlocks(int32_t keep_from);
   // Keeps, for each KV head g, the entries keep[g] (ascending slot indices,
   // the same count for every head) in new blocks sized for that count plus
   // `extra_slots`; the old blocks are freed, so evicted entries really go.

@@ -97,6 +97,54 @@ TEST(LayerKv, BlocksHoldEntriesAcrossBoundariesAndCompactionFreesThem) {
             -static_cast<float>(kKvBlockSlots * 8));
 }
 
+// A sliding-window layer's dead prefix goes block by block: only full blocks
+// whose entries are all below the cut in every head, their storage reused.
+TEST(LayerKv, DropLeadingBlocksFreesOnlyWholeDeadBlocks) {
+  const int64_t G = 2, D = 8, n = 3 * kKvBlockSlots + 100;
+  LayerKv kv(G, D, D);
+  std::vector<float> k, v;
+  std::vector<int32_t> pos;
+  MakeBatch(0, n, G, D, &k, &v, &pos);
+  kv.Append(k.data(), v.data(), pos.data(), n);
+  const int64_t blocks = kv.n_blocks(), reserved = kv.reserved_bytes();
+  EXPECT_EQ(kv.DropLeadingBlocks(0), 0);
+  // Position 300 is in the second block: only the first goes.
+  EXPECT_EQ(kv.DropLeadingBlocks(300), 1);
+  EXPECT_EQ(kv.length(), n - kKvBlockSlots);
+  EXPECT_EQ(kv.n_blocks(), blocks);        // recycled, not freed
+  EXPECT_EQ(kv.reserved_bytes(), reserved);
+  {
+    const KvView view = kv.View();
+    for (int64_t g = 0; g < G; ++g) {
+      for (int64_t j = 0; j < view.n; ++j) {
+        const int64_t p = j + kKvBlockSlots;
+        ASSERT_EQ(*view.Pos(g, j), p);
+        const float want = F16BitsToF32(F32ToF16Bits(static_cast<float>(p * 8 + g * 2)));
+        ASSERT_EQ(F16BitsToF32(view.Key(g, j, D)[0]), want);
+      }
+    }
+  }
+  // Appending again fills the recycled storage: no new block.
+  MakeBatch(n, kKvBlockSlots, G, D, &k, &v, &pos);
+  kv.Append(k.data(), v.data(), pos.data(), kKvBlockSlots);
+  EXPECT_EQ(kv.n_blocks(), blocks);
+  ASSERT_EQ(kv.length(), n);
+  EXPECT_EQ(*kv.View().Pos(1, n - 1), n + kKvBlockSlots - 1);
+  // Everything is dead: the last, partly filled block stays.
+  EXPECT_EQ(kv.DropLeadingBlocks(1 << 30), n / kKvBlockSlots);
+  EXPECT_EQ(kv.length(), n % kKvBlockSlots);
+  // A block still visible to one head stays for all heads.
+  LayerKv two(G, D, D);
+  MakeBatch(0, 2 * kKvBlockSlots, G, D, &k, &v, &pos);
+  two.Append(k.data(), v.data(), pos.data(), 2 * kKvBlockSlots);
+  std::vector<std::vector<int32_t>> keep(G);
+  for (int32_t j = 0; j < kKvBlockSlots + 10; ++j) keep[0].push_back(j);
+  for (int32_t j = kKvBlockSlots - 10; j < 2 * kKvBlockSlots; ++j) keep[1].push_back(j);
+  two.Compact(keep, 0);
+  EXPECT_EQ(two.DropLeadingBlocks(kKvBlockSlots), 0);  // head 1's first block is alive
+  EXPECT_EQ(two.DropLeadingBlocks(2 * kKvBlockSlots), 1);
+}
+
 TEST(KvStore, BytesCountLiveEntries) {
   KvStore store(2, 2, 8, 8);
   EXPECT_EQ(store.live_bytes(), 0);

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "base/parallel.h"
+#include "runtime/flops.h"
 #include "runtime/session.h"
 #include "simd/dispatch.h"
 #include "simd/matmul.h"
@@ -153,6 +154,7 @@ StatusOr<std::vector<BenchRow>> RunModelBench(
     so.n_ctx = needed;
     so.n_batch = options.n_batch;
     so.kv_type = options.kv_type;
+    so.trim_sliding_window = true;  // as llama.cpp's SWA cache: KV bytes are what is kept
     SKV_ASSIGN_OR_RETURN(Session session, Session::Create(model, so));
     // KV bytes before and after the timed decode: the decode reads their
     // average per token.
@@ -228,6 +230,8 @@ StatusOr<std::vector<BenchRow>> RunModelBench(
     if (test.is_decode()) {
       row.bytes_per_token = static_cast<double>(model.weight_bytes()) +
                             0.5 * static_cast<double>(kv_before + kv_after);
+    } else {
+      row.prefill_gflop = FullPrefillFlops(model.config(), test.n_prompt).total() / 1e9;
     }
     if (on_row) on_row(row);
     rows.push_back(std::move(row));
@@ -241,6 +245,16 @@ void ApplyBandwidth(double gb_per_s, std::span<BenchRow> rows) {
     row.bw_fraction = (gb_per_s > 0 && row.n_gen > 0)
                           ? row.bytes_per_token * row.tps_mean / (gb_per_s * 1e9)
                           : -1;
+  }
+}
+
+void ApplyComputePeak(double gflop_per_s, std::span<BenchRow> rows) {
+  for (BenchRow& row : rows) {
+    row.fma_peak_gflops = gflop_per_s;
+    row.compute_fraction =
+        (gflop_per_s > 0 && row.n_prompt > 0 && row.prefill_gflop > 0)
+            ? row.prefill_gflop * row.tps_mean / static_cast<double>(row.n_prompt) / gflop_per_s
+            : -1;
   }
 }
 

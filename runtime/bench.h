@@ -92,19 +92,30 @@ struct BenchRow {
   int64_t peak_rss_bytes = 0;
   int64_t kv_bytes = 0;       // session's live KV bytes at the end of the test
   // tg rows: bytes each decode step streams, weights + the mean live KV over
-  // the timed steps (sliding-window layers read less: an upper bound at long
-  // depth). 0 for pp rows.
+  // the timed steps (a sliding-window layer keeps up to a block of 256
+  // entries more than its window, which it does not read: a slight upper
+  // bound). 0 for pp rows.
   double bytes_per_token = 0;
   double bw_gbps = 0;  // probe result; 0 when the probe was skipped
   // tg rows with a probe: bytes_per_token * tokens/s / bw_gbps. Negative when
   // not applicable.
   double bw_fraction = -1;
+  // pp rows: FLOPs of one uncompressed prefill of n_prompt tokens
+  // (runtime/flops.h: projections, FFN, attention over the visible keys, the
+  // LM head for the last row), in GFLOP. 0 for tg rows.
+  double prefill_gflop = 0;
+  double fma_peak_gflops = 0;  // f32 FMA probe (simd/fma_peak.h); 0 when skipped
+  // pp rows with a probe: prefill_gflop * tokens/s / n_prompt / fma_peak_gflops.
+  // Negative when not applicable.
+  double compute_fraction = -1;
 };
 
 // Fills bw_gbps and, for decode rows, bw_fraction. Separate from the runs so
 // that the probe's buffer can be allocated after them and stay out of the
 // rows' peak RSS.
 void ApplyBandwidth(double gb_per_s, std::span<BenchRow> rows);
+// Fills fma_peak_gflops and, for prefill rows, compute_fraction.
+void ApplyComputePeak(double gflop_per_s, std::span<BenchRow> rows);
 
 nlohmann::ordered_json RowToJson(const BenchRow& row);
 nlohmann::ordered_json RowsToJson(std::span<const BenchRow> rows);

@@ -17,7 +17,7 @@ const char* const kKeys[] = {
     "test",       "n_prompt",     "n_gen",       "depth",        "tps_mean",
     "tps_stddev", "tps_samples",  "reps",        "threads",      "simd_target",
     "prefill_gemm", "kv_type", "numa_policy", "numa_nodes",  "pinned",      "peak_rss_bytes", "kv_bytes",  "bytes_per_token",
-    "bw_gbps",    "bw_fraction"};
+    "bw_gbps",    "bw_fraction", "prefill_gflop", "fma_peak_gflops", "compute_fraction"};
 
 std::string CsvField(const nlohmann::ordered_json& v) {
   std::string s;
@@ -68,6 +68,11 @@ nlohmann::ordered_json RowToJson(const BenchRow& r) {
   j["bw_gbps"] = r.bw_gbps;
   j["bw_fraction"] = r.bw_fraction >= 0 ? nlohmann::ordered_json(r.bw_fraction)
                                         : nlohmann::ordered_json(nullptr);
+  j["prefill_gflop"] = r.prefill_gflop;
+  j["fma_peak_gflops"] = r.fma_peak_gflops;
+  j["compute_fraction"] = r.compute_fraction >= 0
+                              ? nlohmann::ordered_json(r.compute_fraction)
+                              : nlohmann::ordered_json(nullptr);
   return j;
 }
 
@@ -94,11 +99,12 @@ std::string RowsToCsv(std::span<const BenchRow> rows) {
 
 std::string RowsToTable(std::span<const BenchRow> rows) {
   std::string out = fmt::format(
-      "| {:<32} | {:>10} | {:<6} | {:>7} | {:<6} | {:>14} | {:>18} | {:>6} | "
+      "| {:<32} | {:>10} | {:<6} | {:>7} | {:<6} | {:>14} | {:>18} | {:>6} | {:>6} | "
       "{:>10} |\n",
-      "model", "size", "type", "threads", "simd", "test", "t/s", "BW %", "KV");
-  out += fmt::format("|{:-<34}|{:->12}|{:-<8}|{:->9}|{:-<8}|{:->16}|{:->20}|{:->8}|{:->12}|\n",
-                     "", "", "", "", "", "", "", "", "");
+      "model", "size", "type", "threads", "simd", "test", "t/s", "BW %", "FMA %", "KV");
+  out += fmt::format(
+      "|{:-<34}|{:->12}|{:-<8}|{:->9}|{:-<8}|{:->16}|{:->20}|{:->8}|{:->8}|{:->12}|\n", "", "",
+      "", "", "", "", "", "", "", "");
   for (const BenchRow& r : rows) {
     std::string model = r.model_path;
     const size_t slash = model.find_last_of('/');
@@ -106,12 +112,14 @@ std::string RowsToTable(std::span<const BenchRow> rows) {
     if (model.size() > 32) model = "..." + model.substr(model.size() - 29);
     const std::string bw =
         r.bw_fraction >= 0 ? fmt::format("{:.1f}", 100 * r.bw_fraction) : "";
+    const std::string fma =
+        r.compute_fraction >= 0 ? fmt::format("{:.1f}", 100 * r.compute_fraction) : "";
     out += fmt::format(
-        "| {:<32} | {:>10} | {:<6} | {:>7} | {:<6} | {:>14} | {:>18} | {:>6} | "
+        "| {:<32} | {:>10} | {:<6} | {:>7} | {:<6} | {:>14} | {:>18} | {:>6} | {:>6} | "
         "{:>10} |\n",
         model, HumanBytes(static_cast<double>(r.model_bytes)), r.quant_type,
         r.threads, r.simd_target, r.test,
-        fmt::format("{:.2f} ± {:.2f}", r.tps_mean, r.tps_stddev), bw,
+        fmt::format("{:.2f} ± {:.2f}", r.tps_mean, r.tps_stddev), bw, fma,
         HumanBytes(static_cast<double>(r.kv_bytes)));
   }
   return out;

@@ -130,7 +130,8 @@ TEST(BenchRowSchema, JsonHasEveryKey) {
         "quant_type", "test", "n_prompt", "n_gen", "depth", "tps_mean",
         "tps_stddev", "tps_samples", "reps", "threads", "simd_target",
         "prefill_gemm", "numa_policy", "numa_nodes", "pinned", "peak_rss_bytes", "kv_bytes",
-        "bytes_per_token", "bw_gbps", "bw_fraction"}) {
+        "bytes_per_token", "bw_gbps", "bw_fraction", "prefill_gflop", "fma_peak_gflops",
+        "compute_fraction"}) {
     EXPECT_TRUE(j.contains(key)) << key;
   }
   EXPECT_EQ(j["numa_policy"], "none");
@@ -172,6 +173,23 @@ TEST(BenchRowSchema, BandwidthFractionOnlyForDecodeRows) {
   EXPECT_EQ(rows[1].bw_gbps, 8.0);
   ApplyBandwidth(0.0, rows);  // probe skipped
   EXPECT_EQ(rows[1].bw_fraction, -1);
+}
+
+TEST(BenchRowSchema, ComputeFractionOnlyForPrefillRows) {
+  std::vector<BenchRow> rows(2);
+  rows[0].n_prompt = 500;
+  rows[0].tps_mean = 100;
+  rows[0].prefill_gflop = 1000;  // 2 GFLOP per token at 100 t/s: 200 GFLOP/s
+  rows[1].n_gen = 32;
+  rows[1].tps_mean = 10;
+  ApplyComputePeak(400.0, rows);
+  EXPECT_DOUBLE_EQ(rows[0].compute_fraction, 0.5);
+  EXPECT_EQ(rows[1].compute_fraction, -1);
+  EXPECT_EQ(rows[1].fma_peak_gflops, 400.0);
+  EXPECT_TRUE(RowToJson(rows[1])["compute_fraction"].is_null());
+  ApplyComputePeak(0.0, rows);  // probe skipped
+  EXPECT_EQ(rows[0].compute_fraction, -1);
+  EXPECT_NE(RowsToTable(rows).find("FMA %"), std::string::npos);
 }
 
 TEST(Bandwidth, SmallBufferGivesPositiveFiniteRate) {

@@ -43,7 +43,15 @@ StatusOr<Session> Session::Create(const Model& model,
                          std::to_string(c.head_dim_v) + " (use f16 or bf16)");
   }
   Session session(model, options);
-  session.kv_.Reserve(options.n_ctx);
+  for (int64_t l = 0; l < c.n_layers; ++l) {
+    const int64_t window = c.layers[l].sliding_window;
+    // A trimmed sliding layer holds at most window - 1 old entries plus one
+    // batch, plus the block being filled.
+    const int64_t slots = options.trim_sliding_window && window > 0
+                              ? std::min(options.n_ctx, window + options.n_batch + kKvBlockSlots)
+                              : options.n_ctx;
+    session.kv_.layer(l).Reserve(slots);
+  }
   return session;
 }
 
@@ -68,6 +76,7 @@ Status Session::Evaluate(std::span<const int32_t> tokens, bool all_logits,
   if (logits != nullptr) logits->assign((all_logits ? n : 1) * n_vocab, 0.f);
   for (int64_t b = 0; b < n; b += options_.n_batch) {
     const int64_t T = std::min(options_.n_batch, n - b);
+    if (options_.trim_sliding_window) DropInvisibleBlocks();
     std::vector<int32_t> pos(T);  // [T] original positions
     std::iota(pos.begin(), pos.end(), static_cast<int32_t>(n_past_));
     std::vector<int64_t> rows;
@@ -97,6 +106,17 @@ Status Session::EvaluateAsOneBatch(std::span<const int32_t> tokens,
   const Status status = Evaluate(tokens, false, nullptr, &chunked);
   options_.n_batch = saved;
   return status;
+}
+
+void Session::DropInvisibleBlocks() {
+  const ModelConfig& c = model_->config();
+  for (int64_t l = 0; l < c.n_layers; ++l) {
+    const int64_t window = c.layers[l].sliding_window;
+    // The next query sits at n_past_ and sees keys at positions > n_past_ - window.
+    if (window > 0 && n_past_ - window + 1 > 0) {
+      kv_.layer(l).DropLeadingBlocks(static_cast<int32_t>(n_past_ - window + 1));
+    }
+  }
 }
 
 void Session::CompactKv(const std::vector<LayerKeep>& keep, int64_t extra_slots) {

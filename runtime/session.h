@@ -21,6 +21,14 @@ struct SessionOptions {
   int64_t n_batch = 512;  // prompt tokens per forward batch
   // KV cache storage (--cache-type): f16, bf16 or q8_0 (IsKvCacheType).
   GgmlType kv_type = GgmlType::kF16;
+  // Sliding-window layers free the blocks that no later query can see
+  // (positions <= next position - window), as llama.cpp's SWA cache does, so
+  // their memory is bounded by the window (Gemma 3: 15 of 18 layers keep
+  // ~1K entries instead of the whole sequence). Generation, perplexity and
+  // benchmarks turn it on; the compressed prefill leaves it off, because its
+  // scores index the slots of the whole prompt (and the methods drop the
+  // invisible entries at compaction anyway).
+  bool trim_sliding_window = false;
 };
 
 // --cache-type's value -> the type; errors name the flag and list the types.
@@ -59,6 +67,8 @@ class Session {
 
  private:
   Session(const Model& model, const SessionOptions& options);
+  // SessionOptions::trim_sliding_window, before a batch at n_past_.
+  void DropInvisibleBlocks();
   const Model* model_;
   SessionOptions options_;
   KvStore kv_;

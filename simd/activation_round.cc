@@ -1,5 +1,6 @@
 #include "simd/activation_round.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -95,15 +96,25 @@ void RoundActivations(GgmlType weight_type, const float* x, float* out,
       RoundBlocks<256, QuantizeBlockQ8_K>(x, out, n);
       return;
     case GgmlType::kF16:
-      for (int64_t i = 0; i < n; ++i) out[i] = F16BitsToF32(F32ToF16Bits(x[i]));
-      return;
-    case GgmlType::kBF16:
-      for (int64_t i = 0; i < n; ++i) {
-        uint16_t h;
-        F32ToBF16(x + i, &h, 1);
-        BF16ToF32(&h, out + i, 1);
+    case GgmlType::kBF16: {
+      // Through the vector conversions (bit-equal to the scalar ones on
+      // every target, quant_test), a stack chunk at a time: the scalar
+      // round trip was 6% of an F16 prefill.
+      const bool f16 = ActivationType(weight_type) == GgmlType::kF16;
+      constexpr int64_t kChunk = 1024;
+      uint16_t bits[kChunk];  // [kChunk] 16-bit floats
+      for (int64_t i = 0; i < n; i += kChunk) {
+        const int64_t m = std::min(kChunk, n - i);
+        if (f16) {
+          F32ToF16(x + i, bits, m);
+          F16ToF32(bits, out + i, m);
+        } else {
+          F32ToBF16(x + i, bits, m);
+          BF16ToF32(bits, out + i, m);
+        }
       }
       return;
+    }
     default:
       if (out != x) std::memcpy(out, x, n * sizeof(float));
       return;

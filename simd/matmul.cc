@@ -23,15 +23,20 @@ constexpr int64_t kGemvMaxBatch = 2;
 // stay in L2/L3 while the GEMM consumes it.
 constexpr int64_t kPanelBytes = 1 << 20;
 
+// Target size of one thread's f32 panel in the f32 prefill GEMM (2 MiB: one
+// core's L2 on current Xeons, where the dequantised rows wait for sgemm).
+constexpr int64_t kThreadPanelBytes = 2 << 20;
+
 // Rows per weight panel for elements of `elem_bytes` bytes.
-int64_t PanelRows(const MatrixRef& w, int64_t elem_bytes) {
-  return std::clamp<int64_t>(kPanelBytes / (elem_bytes * w.cols), 16, w.rows);
+int64_t PanelRows(const MatrixRef& w, int64_t elem_bytes,
+                  int64_t panel_bytes = kPanelBytes) {
+  return std::clamp<int64_t>(panel_bytes / (elem_bytes * w.cols), 16, w.rows);
 }
 
 // Walks W in panels of `panel_rows` rows: dequantises each panel into
 // `panel` ([panel_rows][cols] of Elem) with `dequant_row(src_row, dst, cols)`
 // on all threads, then calls `multiply(panel, r0, n)` for its n rows starting
-// at row r0. Shared by the f32 and bf16 prefill GEMMs.
+// at row r0. The bf16 prefill GEMM's panel walk.
 template <typename Elem, typename DequantRow, typename Multiply>
 void ForEachDequantizedPanel(const MatrixRef& w, int64_t panel_rows,
                              const DequantRow& dequant_row,
@@ -95,7 +100,8 @@ bool IntegerGemm(const MatrixRef& w, const float* x, int64_t x_stride,
 }
 
 // f32 prefill: dequantises row panels of W into f32 and multiplies them with
-// oneDNN's sgemm. x holds the already rounded activations.
+// oneDNN's sgemm, one panel per thread at a time. x holds the already
+// rounded activations.
 void DequantizedGemmF32(const MatrixRef& w, const float* x, int64_t x_stride,
                         int64_t T, float* y, int64_t y_stride) {
   if (w.type == GgmlType::kF32) {
@@ -104,14 +110,29 @@ void DequantizedGemmF32(const MatrixRef& w, const float* x, int64_t x_stride,
             y, y_stride);
     return;
   }
-  ForEachDequantizedPanel<float>(
-      w, PanelRows(w, sizeof(float)),
-      [&](const uint8_t* src, float* dst, int64_t n) {
-        DequantizeRow(w.type, src, dst, n);
-      },
-      [&](const float* panel, int64_t r0, int64_t n) {
-        GemmF32(x, x_stride, T, panel, w.cols, n, w.cols, y + r0, y_stride);
-      });
+  // Each thread takes whole panels: it dequantises one into its own buffer
+  // (hot in its L2) and multiplies it with a single-threaded sgemm (oneDNN
+  // runs on the calling thread inside a parallel region). No barrier
+  // between dequantising and multiplying, and every output column comes
+  // from the same single-threaded call whatever the thread count.
+  // Measured on a 2-core AVX-512 Xeon (skv_kernel_bench PrefillMatMul f16 and
+  // q6_K, f32): 220 -> 250 GFLOP/s and 195 -> 225 against all threads
+  // dequantising each panel and then multiplying it together. At least two
+  // panels per thread keep the dynamic schedule balanced.
+  const int64_t per_thread = (w.rows + 2 * MaxThreads() - 1) / (2 * MaxThreads());
+  const int64_t panel_rows =
+      std::min(PanelRows(w, sizeof(float), kThreadPanelBytes), std::max<int64_t>(16, per_thread));
+  const int64_t panels = (w.rows + panel_rows - 1) / panel_rows;
+  const auto* base = static_cast<const uint8_t*>(w.data);
+  ParallelForDynamic(panels, [&](int64_t p) {
+    thread_local std::vector<float> panel;  // [panel_rows][cols], ~2 MiB per thread
+    const int64_t r0 = p * panel_rows, n = std::min(panel_rows, w.rows - r0);
+    if (static_cast<int64_t>(panel.size()) < n * w.cols) panel.resize(n * w.cols);
+    for (int64_t r = 0; r < n; ++r) {
+      DequantizeRow(w.type, base + (r0 + r) * w.row_bytes, panel.data() + r * w.cols, w.cols);
+    }
+    GemmF32(x, x_stride, T, panel.data(), w.cols, n, w.cols, y + r0, y_stride);
+  });
 }
 
 // bf16 prefill: rounds the activations as ggml does (RoundActivations) and

@@ -10,6 +10,7 @@
 #include <random>
 #include <vector>
 
+#include "base/parallel.h"
 #include "simd/activation_round.h"
 #include "simd/onednn_gemm.h"
 #include "simd/quant.h"
@@ -97,6 +98,32 @@ TEST_P(MatMulTest, F32MatchesDequantisedReferenceForAllBatchSizes) {
             << GgmlTypeName(type) << " T=" << T << " t=" << t << " r=" << r;
       }
     }
+  }
+}
+
+// The f32 prefill GEMM splits W into per-thread panels whose size depends
+// on the thread count; every output must still be bit-identical (sgemm sums
+// each output over K in the same order whatever the panel width).
+TEST_P(MatMulTest, F32GemmDoesNotDependOnThreadCount) {
+  const GgmlType type = GetParam();
+  std::mt19937 rng(8);
+  const int64_t rows = 700, cols = 256, T = 40;
+  std::vector<uint8_t> w = RandomMatrix(type, rows, cols, rng);
+  MatrixRef m{w.data(), type, rows, cols, GgmlRowBytes(type, cols)};
+  std::normal_distribution<float> normal(0.f, 1.f);
+  std::vector<float> x(T * cols);  // [T][cols]
+  for (float& v : x) v = normal(rng);
+  const int saved = MaxThreads();
+  std::vector<std::vector<float>> y;  // [thread counts][T * rows]
+  for (int threads : {1, 2, 3}) {
+    SetThreads(threads);
+    y.emplace_back(T * rows, NAN);
+    MatMul(m, x.data(), cols, T, y.back().data(), rows, GemmType::kF32);
+  }
+  SetThreads(saved);
+  for (size_t i = 1; i < y.size(); ++i) {
+    EXPECT_EQ(0, std::memcmp(y[0].data(), y[i].data(), y[0].size() * sizeof(float)))
+        << GgmlTypeName(type) << " threads " << i + 1;
   }
 }
 

@@ -204,6 +204,60 @@ TEST_P(SessionConsistency, InvalidTokenIsRejected) {
   EXPECT_EQ(s->n_past(), 0);
 }
 
+// Sliding-window layers that free what no later query can see (Gemma 3, the
+// default model: 15 of 18 layers see 512 positions) compute exactly what the
+// untrimmed cache computes, prefill and decode, while holding at most the
+// window plus one batch and one block in those layers.
+TEST(SlidingWindowTrim, SameLogitsBoundedMemory) {
+  const char* path = std::getenv("SKV_DEFAULT_MODEL");
+  if (path == nullptr || *path == '\0') GTEST_SKIP() << "SKV_DEFAULT_MODEL not set";
+  auto m = Model::Load(path);
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  const Model& model = **m;
+  const ModelConfig& c = model.config();
+  int64_t window = 0;
+  for (const LayerConfig& lc : c.layers) window = std::max(window, lc.sliding_window);
+  ASSERT_GT(window, 0) << "the default model has sliding-window layers";
+  const int64_t prompt = window + 3 * kKvBlockSlots + 37, decode = 6, n_batch = 128;
+  std::vector<int32_t> tokens;
+  uint32_t s = 777;
+  for (int64_t i = 0; i < prompt + decode; ++i) {
+    s = s * 1664525u + 1013904223u;
+    tokens.push_back(static_cast<int32_t>(s % 20000));  // ordinary ids
+  }
+  std::vector<std::vector<float>> logits(2);  // [trim][(decode + 1) * n_vocab]
+  std::vector<int64_t> live(2);
+  for (int trim = 0; trim < 2; ++trim) {
+    SessionOptions o;
+    o.n_ctx = prompt + decode;
+    o.n_batch = n_batch;
+    o.trim_sliding_window = trim == 1;
+    auto session = Session::Create(model, o);
+    ASSERT_TRUE(session.ok());
+    std::vector<float> step;
+    ASSERT_TRUE(session->Evaluate(std::span(tokens).first(prompt), false, &step).ok());
+    logits[trim] = step;
+    for (int64_t t = prompt; t < prompt + decode; ++t) {
+      ASSERT_TRUE(session->Evaluate(std::span(tokens).subspan(t, 1), false, &step).ok());
+      logits[trim].insert(logits[trim].end(), step.begin(), step.end());
+    }
+    live[trim] = session->kv().live_bytes();
+    for (int64_t l = 0; l < c.n_layers; ++l) {
+      const int64_t len = session->kv().layer(l).length();
+      if (trim == 1 && c.layers[l].sliding_window > 0) {
+        EXPECT_LE(len, c.layers[l].sliding_window + n_batch + kKvBlockSlots) << "layer " << l;
+        EXPECT_GE(len, c.layers[l].sliding_window - 1) << "layer " << l;
+      } else {
+        EXPECT_EQ(len, prompt + decode) << "layer " << l;
+      }
+    }
+  }
+  ASSERT_EQ(logits[0].size(), logits[1].size());
+  EXPECT_EQ(0, std::memcmp(logits[0].data(), logits[1].data(),
+                           logits[0].size() * sizeof(float)));
+  EXPECT_LT(live[1], live[0]);
+}
+
 INSTANTIATE_TEST_SUITE_P(Fixtures, SessionConsistency,
                          ::testing::Values("llama-fixture.gguf",
                                            "qwen2-fixture.gguf"),

@@ -1,7 +1,7 @@
 // `structkv bench`: llama-bench-shaped end-to-end benchmark (-m -p -n -d -t
 // --numa -r --json/--csv). Flag parsing and printing only; the measurement loops,
 // statistics and row formats live in runtime/bench.h, the bandwidth probe in
-// runtime/bandwidth.h.
+// runtime/bandwidth.h, the compute probe in simd/fma_peak.h.
 #include <fmt/core.h>
 
 #include <fstream>
@@ -10,6 +10,7 @@
 
 #include "runtime/bandwidth.h"
 #include "runtime/bench.h"
+#include "simd/fma_peak.h"
 #include "tools/common.h"
 
 namespace skv::tools {
@@ -27,6 +28,7 @@ struct BenchFlags {
   int64_t n_batch = 512;
   GgmlType kv_type = GgmlType::kF16;
   int64_t bw_bytes = int64_t{1} << 30;
+  int fma_runs = 3;
   std::string text_file;
   std::string tokens_file;
   std::string json_out;
@@ -56,6 +58,10 @@ Status RunBench(const BenchFlags& f) {
                        ParseIntList(f.threads, "-t/--threads", 0));
   if (f.reps <= 0) {
     return Status::Error("-r/--repetitions must be > 0, got " + std::to_string(f.reps));
+  }
+  if (f.fma_runs < 0) {
+    return Status::Error("--fma-runs must be >= 0 (0 skips the probe), got " +
+                         std::to_string(f.fma_runs));
   }
   if (f.bw_bytes != 0 && f.bw_bytes < 4096) {
     return Status::Error("--bw-bytes must be 0 (skip) or >= 4096, got " +
@@ -136,6 +142,12 @@ Status RunBench(const BenchFlags& f) {
                  ctx.threads(), HumanBytes(static_cast<double>(bw.bytes)), bw.runs,
                  bw.gb_per_s);
     }
+    if (f.fma_runs > 0) {
+      const FmaPeakResult peak = MeasureFmaPeak(f.fma_runs);
+      ApplyComputePeak(peak.gflop_per_s, std::span<BenchRow>(rows).subspan(first_row));
+      fmt::print("f32 FMA peak ({} threads, {}, best of {}): {:.1f} GFLOP/s\n", peak.threads,
+                 peak.target, f.fma_runs, peak.gflop_per_s);
+    }
   }
   fmt::print("{}", RowsToTable(rows));
   if (!f.json_out.empty()) {
@@ -179,6 +191,9 @@ void RegisterBench(CLI::App& app) {
   AddCacheTypeOption(*cmd, &flags->kv_type);
   cmd->add_option("--bw-bytes", flags->bw_bytes,
                   "read-bandwidth probe buffer in bytes (0: skip the probe)")
+      ->capture_default_str();
+  cmd->add_option("--fma-runs", flags->fma_runs,
+                  "runs of the f32 FMA peak probe behind the pp rows' FMA % (0: skip)")
       ->capture_default_str();
   cmd->add_option("-f,--file", flags->text_file,
                   "text whose tokens (repeated) feed the tests (default: a "

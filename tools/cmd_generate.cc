@@ -36,6 +36,7 @@ Status RunGenerate(const GenerateFlags& f) {
       tok.Encode(text, /*add_special=*/true, /*parse_special=*/true);
   SessionOptions so = f.session.options;
   if (so.n_ctx <= 0) so.n_ctx = static_cast<int64_t>(prompt.size()) + f.n_predict;
+  so.trim_sliding_window = true;
   SKV_ASSIGN_OR_RETURN(Session session, Session::Create(*model, so));
   SKV_ASSIGN_OR_RETURN(Sampler sampler, Sampler::Create(f.sampler.options));
   fmt::print(stderr, "{}; prompt {} tokens\n", ctx.Describe(), prompt.size());

@@ -205,33 +205,53 @@ Status RunRun(const RunFlags& f) {
     SKV_RETURN_IF_ERROR(pivot_cache->Record(model_key, n_prompt, report.trace.pivot));
   }
   double full_prefill_s = 0;
+  std::optional<Session> full;
   if (f.compare_full) {
     // The same span prefilled uncompressed in a second session, for the time
-    // ratio (the FLOPs ratio needs no second run).
-    SKV_ASSIGN_OR_RETURN(Session full, Session::Create(*model, so));
+    // ratio (the FLOPs ratio needs no second run); it decodes the same way
+    // after the compressed answer, so decode speed and bytes per token at
+    // this depth are compared side by side too.
+    SessionOptions full_options = so;
+    full_options.trim_sliding_window = true;  // what an uncompressed run keeps
+    SKV_ASSIGN_OR_RETURN(full, Session::Create(*model, full_options));
     const auto t0 = std::chrono::steady_clock::now();
-    SKV_RETURN_IF_ERROR(full.Evaluate(compressed, false, nullptr));
+    SKV_RETURN_IF_ERROR(full->Evaluate(compressed, false, nullptr));
     full_prefill_s =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   }
+  // Streams one answer to stdout; a completion-style answer ends with its
+  // line (unless --ignore-eos asks for exactly -n tokens).
+  auto answer_printer = [&](std::string& answer) {
+    return [&](int32_t id) {
+      const std::string piece = tok.TokenToPiece(id, false);
+      if (!chat && !f.ignore_eos && piece.find('\n') != std::string::npos &&
+          answer.find_first_not_of(" \n") != std::string::npos) {
+        return false;
+      }
+      answer += piece;
+      fmt::print("{}", piece);
+      std::fflush(stdout);
+      return true;
+    };
+  };
   fmt::print("Q: {}\nA:", f.question);
   std::string answer;
-  SKV_ASSIGN_OR_RETURN(
-      GenerationStats stats,
-      ContinueGeneration(session, sampler, rest, f.n_predict, [&](int32_t id) {
-        const std::string piece = tok.TokenToPiece(id, false);
-        // A completion-style answer ends with its line.
-        if (!chat && !f.ignore_eos && piece.find('\n') != std::string::npos &&
-            answer.find_first_not_of(" \n") != std::string::npos) {
-          return false;
-        }
-        answer += piece;
-        fmt::print("{}", piece);
-        std::fflush(stdout);
-        return true;
-      },
-      /*stop_at_eog=*/!f.ignore_eos));
+  SKV_ASSIGN_OR_RETURN(GenerationStats stats,
+                       ContinueGeneration(session, sampler, rest, f.n_predict,
+                                          answer_printer(answer),
+                                          /*stop_at_eog=*/!f.ignore_eos));
   fmt::print("\n\n");
+  GenerationStats full_stats;
+  if (full) {
+    SKV_ASSIGN_OR_RETURN(Sampler full_sampler, Sampler::Create(f.sampler.options));
+    std::string full_answer;
+    fmt::print("A (full KV):");
+    SKV_ASSIGN_OR_RETURN(full_stats,
+                         ContinueGeneration(*full, full_sampler, rest, f.n_predict,
+                                            answer_printer(full_answer),
+                                            /*stop_at_eog=*/!f.ignore_eos));
+    fmt::print("\n\n");
+  }
   if (f.verbose) PrintPivotTrace(report);
   int64_t kmin = report.kept_per_layer[0], kmax = kmin;
   int64_t computed = 0, first_pruned = -1;
@@ -287,7 +307,15 @@ Status RunRun(const RunFlags& f) {
   fmt::print("decode: {} read per token (weights {} + KV {})\n",
              HumanBytes(static_cast<double>(model->weight_bytes()) + kv_read),
              HumanBytes(static_cast<double>(model->weight_bytes())), HumanBytes(kv_read));
-  if (f.compare_full) {
+  if (full) {
+    const double full_kv_read = static_cast<double>(full->kv().live_bytes());
+    fmt::print("decode, full KV: {} read per token (weights {} + KV {}), {} tokens in "
+               "{:.2f}s ({:.2f} tok/s) against {:.2f} tok/s compressed\n",
+               HumanBytes(static_cast<double>(model->weight_bytes()) + full_kv_read),
+               HumanBytes(static_cast<double>(model->weight_bytes())), HumanBytes(full_kv_read),
+               full_stats.generated_tokens, full_stats.decode_seconds,
+               full_stats.generated_tokens / std::max(full_stats.decode_seconds, 1e-9),
+               stats.generated_tokens / std::max(stats.decode_seconds, 1e-9));
     fmt::print("time: compressed prefill {:.2f}s (selection {:.3f}s, scoring hooks {:.3f}s) "
                "against {:.2f}s uncompressed: {:.2f}x\n",
                report.seconds, report.select_seconds, report.scoring_seconds, full_prefill_s,
