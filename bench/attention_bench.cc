@@ -1,6 +1,7 @@
 // Attention kernel throughput: causal prefill (GFLOP/s, counting the
 // 2 * 2 * head_dim flops of QK and PV per visible (query, head, key) pair)
-// and single-token decode (GB/s of f16 K and V read) at depth 4096.
+// and single-token decode (GB/s of f16 K and V read) at depth 4096, with the
+// shares of the machine's FMA peak and read bandwidth (bench/peaks.h).
 // Shape: 8 query heads, 2 KV heads, head_dim 64.
 #include <benchmark/benchmark.h>
 
@@ -9,6 +10,7 @@
 #include <random>
 #include <vector>
 
+#include "bench/peaks.h"
 #include "simd/attention.h"
 
 namespace skv {
@@ -51,11 +53,13 @@ struct Inputs {
 void BM_AttentionPrefill(benchmark::State& state) {
   const int64_t n = state.range(0);
   Inputs in(n, n);
+  PeakShare share(state);
   for (auto _ : state) {
     in.Run(n);
     benchmark::DoNotOptimize(in.out.data());
   }
   const double pairs = double(kHeads) * n * (n + 1) / 2;  // causal
+  share.Flops(4.0 * kHeadDim * pairs, MaxThreads());
   state.counters["GFLOP/s"] = benchmark::Counter(
       4.0 * kHeadDim * pairs * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
@@ -71,11 +75,13 @@ void BM_AttentionPrefillSaliency(benchmark::State& state) {
   std::vector<float> scores(kHeads * n);         // [kHeads][n]
   std::vector<float> rows(kHeads * window * n);  // [kHeads][window][n]
   WindowSaliency saliency{window, scores.data(), false, rows.data()};
+  PeakShare share(state);
   for (auto _ : state) {
     in.Run(n, &saliency);
     benchmark::DoNotOptimize(scores.data());
   }
   const double pairs = double(kHeads) * n * (n + 1) / 2;
+  share.Flops(4.0 * kHeadDim * pairs, MaxThreads());
   state.counters["GFLOP/s"] = benchmark::Counter(
       4.0 * kHeadDim * pairs * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
@@ -84,11 +90,13 @@ BENCHMARK(BM_AttentionPrefillSaliency)->Arg(512)->Arg(4096)->Unit(benchmark::kMi
 void BM_AttentionDecode(benchmark::State& state) {
   const int64_t depth = state.range(0);
   Inputs in(1, depth);
+  PeakShare share(state);
   for (auto _ : state) {
     in.Run(1);
     benchmark::DoNotOptimize(in.out.data());
   }
   const double bytes = 2.0 * kKvHeads * depth * kHeadDim * sizeof(uint16_t);
+  share.Bytes(bytes, MaxThreads());
   state.counters["GB/s"] = benchmark::Counter(
       bytes * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
@@ -110,10 +118,12 @@ void BM_AttentionDecodeOneKvHead(benchmark::State& state) {
   for (int64_t j = 0; j < n; ++j) pos[j] = int32_t(j);
   const int32_t q_pos = int32_t(n - 1);
   const KvView kv{k.data(), v.data(), pos.data(), n, n};
+  PeakShare share(state);
   for (auto _ : state) {
     Attention({H, 1, D}, {}, 1.f / 16.f, q.data(), &q_pos, 1, kv, out.data());
     benchmark::DoNotOptimize(out.data());
   }
+  share.Bytes(2.0 * n * D * sizeof(uint16_t), MaxThreads());
   state.counters["GB/s"] = benchmark::Counter(
       2.0 * n * D * sizeof(uint16_t) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }

@@ -3,22 +3,20 @@
 //
 //   build/bench/skv_kernel_bench --benchmark_filter='Gemm|PrefillMatMul'
 //
-// FMA% is the share of the f32 multiply-add peak (BM_FmaPeak, measured with
-// simd/fma_peak.h at the same thread count).
+// FMA% is the share of the f32 multiply-add peak (bench/peaks.h; BM_FmaPeak
+// shows the same measurement) at the same thread count.
 // BM_OneDnnGemm times oneDNN alone on ready operands (the instruction-level
 // ceiling of each type on this CPU); BM_PrefillMatMul times a whole MatMul
 // (activation rounding, dequantisation into panels, GEMM; for int8 the
 // activation quantisation and the tiled integer GEMM), what prefill pays.
-#include <algorithm>
 #include <atomic>
-#include <chrono>
 #include <cstdint>
 #include <cstring>
-#include <map>
 #include <random>
 #include <vector>
 
 #include "base/parallel.h"
+#include "bench/peaks.h"
 #include "benchmark/benchmark.h"
 #include "simd/fma_peak.h"
 #include "simd/matmul.h"
@@ -28,32 +26,13 @@
 namespace skv {
 namespace {
 
-// The f32 FMA ceiling at `threads` threads (simd/fma_peak.h), measured once
-// per thread count.
-double FmaPeakGflops(int threads) {
-  static std::map<int, double> measured;
-  auto it = measured.find(threads);
-  if (it != measured.end()) return it->second;
-  const int saved = MaxThreads();
-  SetThreads(threads);
-  const double peak = MeasureFmaPeak(3).gflop_per_s;
-  SetThreads(saved);
-  return measured[threads] = peak;
-}
-
 // GFLOP/s, and the share of the f32 FMA peak at the benchmark's thread count
 // (int8 GEMMs count their integer multiply-adds: VNNI's ceiling is 2x f32's).
-// `seconds`: wall time of the timed loop.
-void SetFlops(benchmark::State& state, int64_t T, int64_t N, int64_t K, double seconds) {
-  const double gflop = 2.0 * T * N * K * 1e-9;
+void SetFlops(benchmark::State& state, PeakShare& share, int64_t T, int64_t N, int64_t K) {
+  const double flop = 2.0 * T * N * K;
   state.counters["GFLOP/s"] =
-      benchmark::Counter(gflop, benchmark::Counter::kIsIterationInvariantRate);
-  const double rate = gflop * static_cast<double>(state.iterations()) / std::max(seconds, 1e-12);
-  state.counters["FMA%"] = 100.0 * rate / FmaPeakGflops(static_cast<int>(state.range(0)));
-}
-
-double SecondsSince(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      benchmark::Counter(flop * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  share.Flops(flop, static_cast<int>(state.range(0)));
 }
 
 // The ceiling itself: FmaChains on every thread (what MeasureFmaPeak times).
@@ -94,7 +73,7 @@ void BM_OneDnnGemm(benchmark::State& state, GemmType type, int64_t T,
     state.SkipWithError("no bf16 matmul on this CPU");
     return;
   }
-  const auto start = std::chrono::steady_clock::now();
+  PeakShare share(state);
   for (auto _ : state) {
     if (type == GemmType::kBF16) {
       GemmBF16(shape, xb.data(), wb.data(), y.data());
@@ -104,9 +83,8 @@ void BM_OneDnnGemm(benchmark::State& state, GemmType type, int64_t T,
     benchmark::DoNotOptimize(y.data());
     benchmark::ClobberMemory();
   }
-  const double seconds = SecondsSince(start);
   SetThreads(saved);
-  SetFlops(state, T, N, K, seconds);
+  SetFlops(state, share, T, N, K);
   state.SetLabel(GemmTypeName(type));
 }
 
@@ -138,15 +116,14 @@ void BM_PrefillMatMul(benchmark::State& state, GgmlType wtype, GemmType type,
   const MatrixRef m{w.data(), wtype, N, K, row_bytes};
   std::vector<float> x(T * K), y(T * N);  // [T][K], [T][N]
   for (float& v : x) v = normal(rng);
-  const auto start = std::chrono::steady_clock::now();
+  PeakShare share(state);
   for (auto _ : state) {
     MatMul(m, x.data(), K, T, y.data(), N, type);
     benchmark::DoNotOptimize(y.data());
     benchmark::ClobberMemory();
   }
-  const double seconds = SecondsSince(start);
   SetThreads(saved);
-  SetFlops(state, T, N, K, seconds);
+  SetFlops(state, share, T, N, K);
   state.SetLabel(std::string(GgmlTypeName(wtype)) + "/" + GemmTypeName(type));
 }
 

@@ -1,6 +1,8 @@
 // MatVec (decode GEMV) throughput on GGML-quantised weights, reported as
 // weight bytes streamed per second: decode is bandwidth-bound, so GB/s against
-// the machine's memory bandwidth is the figure of merit.
+// the machine's memory bandwidth is the figure of merit (BW%: the share of
+// the read-bandwidth probe at the same thread count, bench/peaks.h; above 100
+// for matrices that stay in the caches).
 //
 //   build/bench/skv_kernel_bench --benchmark_filter=MatVec
 #include <cstdint>
@@ -8,6 +10,7 @@
 #include <random>
 #include <vector>
 
+#include "bench/peaks.h"
 #include "benchmark/benchmark.h"
 #include "simd/ggml_types.h"
 #include "base/parallel.h"
@@ -41,11 +44,13 @@ void BM_MatVec(benchmark::State& state, GgmlType type, int64_t rows, int64_t n) 
   std::vector<float> x(static_cast<size_t>(n), 0.5f);  // [n]
   std::vector<float> y(static_cast<size_t>(rows));     // [rows]
   const int64_t row_bytes = GgmlRowBytes(type, n);
+  PeakShare share(state);
   for (auto _ : state) {
     MatVec(type, w.data(), row_bytes, x.data(), n, y.data(), rows);
     benchmark::DoNotOptimize(y.data());
     benchmark::ClobberMemory();
   }
+  share.Bytes(static_cast<double>(w.size()), MaxThreads());
   state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(w.size()));
   state.SetLabel(ActiveSimdTarget());
 }
@@ -82,6 +87,7 @@ void BM_DecodeGemv(benchmark::State& state, GgmlType type, int64_t rows,
   std::vector<float> y(static_cast<size_t>(rows));  // [rows]
   const int64_t row_bytes = GgmlRowBytes(type, n);
   QuantizedActivations xq;
+  PeakShare share(state);
   for (auto _ : state) {
     if (integer) {
       QuantizeActivations(type, x.data(), n, &xq);
@@ -93,6 +99,7 @@ void BM_DecodeGemv(benchmark::State& state, GgmlType type, int64_t rows,
     benchmark::DoNotOptimize(y.data());
     benchmark::ClobberMemory();
   }
+  share.Bytes(static_cast<double>(w.size()), static_cast<int>(state.range(0)));
   SetThreads(saved);
   state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(w.size()));
   state.SetLabel(integer ? IntegerDotTarget() : ActiveSimdTarget());

@@ -60,6 +60,11 @@ if [ "${1:-}" != "--report" ]; then
     --lengths 16384 --mode agnostic --depths 0,25,50,75,100
   "$B" eval "${S4[@]}" --lengths 4096 --budgets 0.1,0.5 --mode agnostic,aware
   "$B" eval "${S4[@]}" --lengths 8192 --budgets 0.2 --mode aware
+  # Session 7: the 8K grid completed, a second prompt per task at 4K, 16K tasks.
+  "$B" eval "${S4[@]}" --lengths 8192 --budgets 0.1,0.2,0.5 --mode agnostic,aware
+  "$B" eval "${COMMON[@]}" --tasks "$SWEEP_TASKS" --methods all --samples 2 --lengths 4096 \
+    --budgets 0.1,0.2,0.5 --mode agnostic,aware
+  "$B" eval "${S4[@]}" --lengths 16384 --budgets 0.2 --mode agnostic,aware
 fi
 .venv/bin/python tools/scripts/eval_report.py "$OUT" --out docs/quality \
   --title "Quality of KV compression on Gemma 3 270M (generated)" \
