@@ -126,6 +126,39 @@ int64_t LayerKv::DropLeadingBlocks(int32_t keep_from) {
   return n;
 }
 
+void LayerKv::ExportHead(int64_t g, uint16_t* k, uint16_t* v, int32_t* pos) const {
+  SKV_CHECK(g >= 0 && g < n_kv_heads_);
+  for (int64_t j = 0; j < length_; ++j) {
+    const Block& b = blocks_[j / kKvBlockSlots];
+    const int64_t slot = g * kKvBlockSlots + j % kKvBlockSlots;
+    std::memcpy(k + j * k_units_, &b.k[slot * k_units_], k_units_ * sizeof(uint16_t));
+    std::memcpy(v + j * v_units_, &b.v[slot * v_units_], v_units_ * sizeof(uint16_t));
+    pos[j] = b.pos[slot];
+  }
+}
+
+void LayerKv::ImportEntries(int64_t n, const uint16_t* k, const uint16_t* v,
+                            const int32_t* pos, int64_t extra_slots) {
+  SKV_CHECK(n >= 0);
+  const int64_t slots = n + std::max<int64_t>(0, extra_slots);
+  std::vector<Block> fresh((slots + kKvBlockSlots - 1) / kKvBlockSlots);
+  for (Block& b : fresh) b = NewBlock();
+  for (int64_t g = 0; g < n_kv_heads_; ++g) {
+    for (int64_t j = 0; j < n; ++j) {
+      Block& b = fresh[j / kKvBlockSlots];
+      const int64_t slot = g * kKvBlockSlots + j % kKvBlockSlots;
+      const int64_t row = g * n + j;
+      std::memcpy(&b.k[slot * k_units_], k + row * k_units_, k_units_ * sizeof(uint16_t));
+      std::memcpy(&b.v[slot * v_units_], v + row * v_units_, v_units_ * sizeof(uint16_t));
+      b.pos[slot] = pos[row];
+    }
+  }
+  blocks_.swap(fresh);
+  capacity_ = static_cast<int64_t>(blocks_.size()) * kKvBlockSlots;
+  length_ = n;
+  RebuildRefs();
+}
+
 KvView LayerKv::View() const {
   KvView view;
   view.n = length_;

@@ -51,6 +51,20 @@ class LayerKv {
   void Compact(const std::vector<std::vector<int32_t>>& keep,
                int64_t extra_slots);
 
+  // Persistence (runtime/session_state.h). ExportHead copies head g's
+  // entries as stored: k [length][k_units()], v [length][v_units()] 16-bit
+  // units (f16, bf16 or q8_0 bytes), pos [length]. ImportEntries replaces
+  // every entry with n stored rows per head, k [n_kv_heads][n][k_units()],
+  // v [n_kv_heads][n][v_units()], pos [n_kv_heads][n], in blocks with room
+  // for `extra_slots` more.
+  void ExportHead(int64_t g, uint16_t* k, uint16_t* v, int32_t* pos) const;
+  void ImportEntries(int64_t n, const uint16_t* k, const uint16_t* v,
+                     const int32_t* pos, int64_t extra_slots);
+  int64_t k_units() const { return k_units_; }
+  int64_t v_units() const { return v_units_; }
+  int64_t head_dim() const { return head_dim_; }
+  int64_t head_dim_v() const { return head_dim_v_; }
+
   KvView View() const;
   // Original positions of head g's entries, [length].
   std::vector<int32_t> Positions(int64_t g) const;

@@ -16,6 +16,8 @@
 
 namespace skv {
 
+struct LoadedState;  // runtime/session_state.h
+
 struct SessionOptions {
   int64_t n_ctx = 4096;   // maximum tokens (prompt + generated)
   int64_t n_batch = 512;  // prompt tokens per forward batch
@@ -66,6 +68,10 @@ class Session {
   const Model& model() const { return *model_; }
 
  private:
+  // Restores kv_, n_past_ and the context size from a saved state
+  // (runtime/session_state.h).
+  friend StatusOr<LoadedState> LoadSessionState(const Model&, SessionOptions,
+                                                const std::string&, int64_t);
   Session(const Model& model, const SessionOptions& options);
   // SessionOptions::trim_sliding_window, before a batch at n_past_.
   void DropInvisibleBlocks();

@@ -21,6 +21,40 @@ def kv_string(key, value):
     return struct.pack("<Q", len(k)) + k + struct.pack("<I", 8) + struct.pack("<Q", len(v)) + v
 
 
+def state_round_trip(binary, fixture, tmp):
+    """--save-state then --load-state through the binary: the same greedy
+    answer without the document; a corrupted copy is refused by name."""
+    doc = os.path.join(tmp, "long_doc.txt")
+    open(doc, "w").write("The quick brown fox jumps over the lazy dog. " * 40)
+    state = os.path.join(tmp, "doc.skv")
+    common = ["-p", "What does the fox do?", "-n", "12", "--ignore-eos"]
+    first = subprocess.run([binary, "run", "-m", fixture, "-f", doc, "--kv", "snapkv",
+                            "--kv-budget", "0.5", "--save-state", state] + common,
+                           capture_output=True, text=True, timeout=300)
+    second = subprocess.run([binary, "run", "-m", fixture, "--load-state", state] + common,
+                            capture_output=True, text=True, timeout=300)
+    answer = [[l for l in r.stdout.splitlines() if l.startswith("A:")] for r in (first, second)]
+    failures = 0
+    if first.returncode != 0 or second.returncode != 0 or not answer[0] or answer[0] != answer[1]:
+        print(f"FAIL state round trip: rc {first.returncode}/{second.returncode}, answers "
+              f"{answer}\n  stderr: {first.stderr[-300:]} {second.stderr[-300:]}")
+        failures += 1
+    else:
+        print(f"ok   state round trip: {answer[0][0][:80]}")
+    data = bytearray(open(state, "rb").read())
+    data[len(data) // 2] ^= 0x55
+    bad = os.path.join(tmp, "flipped.skv")
+    open(bad, "wb").write(bytes(data))
+    res = subprocess.run([binary, "run", "-m", fixture, "--load-state", bad] + common,
+                         capture_output=True, text=True, timeout=300)
+    if res.returncode <= 0 or "flipped.skv" not in res.stderr or "corrupt" not in res.stderr:
+        print(f"FAIL corrupted state accepted or crashed: rc {res.returncode} {res.stderr[-300:]}")
+        failures += 1
+    else:
+        print(f"ok   corrupted state: {res.stderr.strip().splitlines()[-1][:160]}")
+    return failures
+
+
 def main():
     binary = sys.argv[1]
     fixture = sys.argv[2] if len(sys.argv) > 2 else ""
@@ -43,6 +77,10 @@ def main():
         (["generate", "-m", mamba, "-p", "hi"], ["mamba.gguf", "'mamba'", "llama, qwen2, gemma3"]),
         (["generate", "-m", os.path.join(tmp, "nope.gguf"), "-p", "hi"], ["nope.gguf"]),
         (["run", "-m", mamba, "-f", missing, "-p", "q"], ["does_not_exist.txt"]),
+        (["run", "-m", mamba, "-p", "q"], ["-f/--file", "--load-state"]),
+        (["run", "-m", mamba, "--load-state", missing, "-p", "q", "-f", doc], ["--load-state", "-f"]),
+        (["run", "-m", mamba, "-f", doc, "-p", "q", "--save-state", missing, "--query-aware"],
+         ["--save-state", "--query-aware"]),
         (["perplexity", "-m", mamba, "-f", missing], ["does_not_exist.txt"]),
         (["tokenize", "-m", mamba], ["no prompt"]),
         (["generate", "-m", mamba, "-p", "x", "-f", doc], ["-p or -f"]),
@@ -86,6 +124,11 @@ def main():
              ["--pivot auto", "fastkv"]),
             (["run", "-m", fixture, "-f", doc, "-p", "q", "--kv", "structkv", "--pivot",
               "calibrated", "--pivot-cache", corrupt_cache], ["corrupt.json"]),
+            (["run", "-m", fixture, "--load-state", missing, "-p", "q"], ["does_not_exist.txt"]),
+            (["run", "-m", fixture, "--load-state", corrupt_cache, "-p", "q"],
+             ["corrupt.json", "not a StructKV state file"]),
+            (["run", "-m", fixture, "-f", doc, "-p", "q", "--save-state",
+              os.path.join(tmp, "no_such_dir", "s.skv")], ["no_such_dir"]),
         ]
     failures = 0
     for case in cases:
@@ -102,6 +145,8 @@ def main():
                   f"  wanted {needles}\n  stderr: {err.strip()[:400]}")
         else:
             print(f"ok   structkv {args[0]}: {err.strip().splitlines()[-1][:160]}")
+    if fixture:
+        failures += state_round_trip(binary, fixture, tmp)
     print(f"{len(cases) - failures} passed, {failures} failed")
     return 1 if failures else 0
 

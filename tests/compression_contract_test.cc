@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -22,6 +23,7 @@
 #include "models/model.h"
 #include "runtime/compress_prefill.h"
 #include "runtime/session.h"
+#include "runtime/session_state.h"
 #include "simd/matmul.h"
 #include "simd/quant_gemm.h"
 #include "simd/target_test_util.h"
@@ -109,6 +111,30 @@ TEST_P(CompressionContract, FullBudgetReproducesUncompressedLogits) {
   ASSERT_TRUE(s.Evaluate(Suffix(), true, &got).ok());
   ASSERT_EQ(got.size(), want.size());
   EXPECT_EQ(0, std::memcmp(got.data(), want.data(), got.size() * sizeof(float)));
+}
+
+// A compressed document saved to disk and loaded again (run --save-state /
+// --load-state) continues exactly as the session that compressed it: same
+// entries, same positions (GemFilter's renumbered ones too), same logits.
+TEST_P(CompressionContract, SavedStateContinuesExactly) {
+  auto method = Method(0.5, 0.6);
+  Session s = NewSession();
+  ASSERT_TRUE(PrefillAndCompress(s, Doc(), *method, kSuffix).ok());
+  const std::string path = ::testing::TempDir() + "/contract_" + GetParam() + ".skv";
+  ASSERT_TRUE(SaveSessionState(s, path, {{"method", GetParam()}}).ok());
+  auto loaded = LoadSessionState(*model_, SessionOptions{}, path, kSuffix);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().message();
+  EXPECT_EQ(loaded->info["method"], GetParam());
+  Session& r = loaded->session;
+  EXPECT_EQ(r.n_past(), s.n_past());
+  EXPECT_EQ(r.kv().live_bytes(), s.kv().live_bytes());
+  EXPECT_EQ(KeptPositions(r), KeptPositions(s));
+  std::vector<float> want, got;
+  ASSERT_TRUE(s.Evaluate(Suffix(), true, &want).ok());
+  ASSERT_TRUE(r.Evaluate(Suffix(), true, &got).ok());
+  ASSERT_EQ(got.size(), want.size());
+  EXPECT_EQ(0, std::memcmp(got.data(), want.data(), got.size() * sizeof(float)));
+  std::remove(path.c_str());
 }
 
 TEST_P(CompressionContract, BudgetsAreRespectedAndMemoryIsFreed) {

@@ -8,6 +8,8 @@
 #include <fmt/core.h>
 
 #include <chrono>
+#include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 
@@ -15,6 +17,7 @@
 #include "runtime/compress_prefill.h"
 #include "runtime/generate.h"
 #include "runtime/pivot_cache.h"
+#include "runtime/session_state.h"
 #include "tools/common.h"
 
 namespace skv::tools {
@@ -41,6 +44,8 @@ struct RunFlags {
   bool compare_full = false;
   bool ignore_eos = false;
   int64_t n_predict = 128;
+  std::string save_state;  // write the compressed document's state here
+  std::string load_state;  // answer from this state instead of -f
 };
 
 // --pivot: "default", "auto", "calibrated" (resolved later) or a layer.
@@ -113,6 +118,74 @@ StatusOr<SplitPrompt> BuildPrompt(const Model& model, const std::string& doc,
   return SplitPrompt{full.substr(0, at), question + full.substr(at + marker.size())};
 }
 
+// Streams one answer to stdout, appending it to `answer`; a completion-style
+// answer (a base model without a chat template) ends with its line, unless
+// --ignore-eos asks for exactly -n tokens.
+std::function<bool(int32_t)> AnswerPrinter(const Tokenizer& tok, bool chat, bool ignore_eos,
+                                           std::string& answer) {
+  return [&tok, chat, ignore_eos, &answer](int32_t id) {
+    const std::string piece = tok.TokenToPiece(id, false);
+    if (!chat && !ignore_eos && piece.find('\n') != std::string::npos &&
+        answer.find_first_not_of(" \n") != std::string::npos) {
+      return false;
+    }
+    answer += piece;
+    fmt::print("{}", piece);
+    std::fflush(stdout);
+    return true;
+  };
+}
+
+// --load-state: the document was prefilled and compressed by an earlier
+// `run --save-state`; only the question and the answer are computed.
+Status AnswerFromState(const RunFlags& f) {
+  if (!f.doc_path.empty() || f.query_aware || f.compare_full || !f.save_state.empty()) {
+    return Status::Error("--load-state answers from a saved document state: it takes no -f, "
+                         "--query-aware, --compare-full or --save-state");
+  }
+  SKV_ASSIGN_OR_RETURN(RuntimeContext ctx, CreateRuntime(f.runtime));
+  SKV_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, LoadModelVerbose(f.model.path, ctx));
+  SKV_ASSIGN_OR_RETURN(SplitPrompt parts, BuildPrompt(*model, "", f.question));
+  const Tokenizer& tok = model->tokenizer();
+  const bool chat = model->file().Find("tokenizer.chat_template") != nullptr;
+  const std::vector<int32_t> rest = tok.Encode(parts.question_part, false, chat);
+  const auto t0 = std::chrono::steady_clock::now();
+  SKV_ASSIGN_OR_RETURN(
+      LoadedState state,
+      LoadSessionState(*model, f.session.options, f.load_state,
+                       static_cast<int64_t>(rest.size()) + f.n_predict));
+  const double load_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  Session& session = state.session;
+  const int64_t state_positions = session.n_past();
+  fmt::print(stderr, "{}; state {} ({}, {}, {} positions), loaded in {:.3f}s\n", ctx.Describe(),
+             f.load_state, HumanBytes(static_cast<double>(state.file_bytes)),
+             state.info.value("method", std::string("?")), session.n_past(), load_s);
+  SKV_ASSIGN_OR_RETURN(Sampler sampler, Sampler::Create(f.sampler.options));
+  fmt::print("Q: {}\nA:", f.question);
+  std::string answer;
+  SKV_ASSIGN_OR_RETURN(GenerationStats stats,
+                       ContinueGeneration(session, sampler, rest, f.n_predict,
+                                          AnswerPrinter(tok, chat, f.ignore_eos, answer),
+                                          /*stop_at_eog=*/!f.ignore_eos));
+  fmt::print("\n\n");
+  const double kv_read = static_cast<double>(session.kv().live_bytes());
+  fmt::print(
+      "summary: state={} document={} kv={} budget={} positions={} question_tokens={} "
+      "load={:.3f}s generated={} decode={:.2f}s ({:.2f} tok/s)\n"
+      "memory: weights {} (mapped), KV cache now {} live, peak RSS {}\n"
+      "decode: {} read per token (weights {} + KV {})\n",
+      f.load_state, state.info.value("document", std::string("?")),
+      state.info.value("method", std::string("?")), state.info.value("kv_budget", 0.0),
+      state_positions, rest.size(), load_s, stats.generated_tokens, stats.decode_seconds,
+      stats.generated_tokens / std::max(stats.decode_seconds, 1e-9),
+      HumanBytes(static_cast<double>(model->weight_bytes())), HumanBytes(kv_read),
+      HumanBytes(static_cast<double>(PeakRssBytes())),
+      HumanBytes(static_cast<double>(model->weight_bytes()) + kv_read),
+      HumanBytes(static_cast<double>(model->weight_bytes())), HumanBytes(kv_read));
+  return Status::Ok();
+}
+
 void PrintPivotTrace(const CompressionReport& r) {
   if (r.trace.layers.empty()) return;
   fmt::print("pivot metrics (window rows; '-' = sliding-window layer, carried over):\n"
@@ -125,6 +198,14 @@ void PrintPivotTrace(const CompressionReport& r) {
 }
 
 Status RunRun(const RunFlags& f) {
+  if (!f.load_state.empty()) return AnswerFromState(f);
+  if (f.doc_path.empty()) {
+    return Status::Error("-f/--file (the document) is required, or --load-state FILE");
+  }
+  if (!f.save_state.empty() && f.query_aware) {
+    return Status::Error("--save-state keeps a document for later questions: with "
+                         "--query-aware the saved cache would hold this question");
+  }
   SKV_ASSIGN_OR_RETURN(MethodOptions options, ParseMethodOptions(f));
   const bool calibrated = f.pivot == "calibrated";
   if (calibrated && f.kv_method != "structkv") {
@@ -204,6 +285,27 @@ Status RunRun(const RunFlags& f) {
   if (calibrated && options.pivot == kPivotAuto && report.trace.pivot >= 0) {
     SKV_RETURN_IF_ERROR(pivot_cache->Record(model_key, n_prompt, report.trace.pivot));
   }
+  if (!f.save_state.empty()) {
+    // Before the question: the state is the document alone, for any question.
+    nlohmann::json info;
+    info["method"] = method->name();
+    info["kv_budget"] = f.kv_budget;
+    info["struct_rate"] = f.struct_rate;
+    info["document"] = f.doc_path;
+    info["document_bytes"] = doc.size();
+    info["prompt_tokens"] = report.prompt_tokens;
+    info["kv_bytes_kept"] = report.kv_bytes_kept;
+    info["kv_bytes_full"] = report.kv_bytes_full;
+    info["pivot"] = report.trace.pivot;
+    const auto t0 = std::chrono::steady_clock::now();
+    SKV_RETURN_IF_ERROR(SaveSessionState(session, f.save_state, info));
+    std::error_code ec;
+    const auto bytes = std::filesystem::file_size(f.save_state, ec);
+    fmt::print(stderr, "state: saved {} ({}) in {:.3f}s; answer more questions with "
+               "--load-state {}\n", f.save_state, HumanBytes(static_cast<double>(bytes)),
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
+               f.save_state);
+  }
   double full_prefill_s = 0;
   std::optional<Session> full;
   if (f.compare_full) {
@@ -219,26 +321,11 @@ Status RunRun(const RunFlags& f) {
     full_prefill_s =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   }
-  // Streams one answer to stdout; a completion-style answer ends with its
-  // line (unless --ignore-eos asks for exactly -n tokens).
-  auto answer_printer = [&](std::string& answer) {
-    return [&](int32_t id) {
-      const std::string piece = tok.TokenToPiece(id, false);
-      if (!chat && !f.ignore_eos && piece.find('\n') != std::string::npos &&
-          answer.find_first_not_of(" \n") != std::string::npos) {
-        return false;
-      }
-      answer += piece;
-      fmt::print("{}", piece);
-      std::fflush(stdout);
-      return true;
-    };
-  };
   fmt::print("Q: {}\nA:", f.question);
   std::string answer;
   SKV_ASSIGN_OR_RETURN(GenerationStats stats,
                        ContinueGeneration(session, sampler, rest, f.n_predict,
-                                          answer_printer(answer),
+                                          AnswerPrinter(tok, chat, f.ignore_eos, answer),
                                           /*stop_at_eog=*/!f.ignore_eos));
   fmt::print("\n\n");
   GenerationStats full_stats;
@@ -248,7 +335,7 @@ Status RunRun(const RunFlags& f) {
     fmt::print("A (full KV):");
     SKV_ASSIGN_OR_RETURN(full_stats,
                          ContinueGeneration(*full, full_sampler, rest, f.n_predict,
-                                            answer_printer(full_answer),
+                                            AnswerPrinter(tok, chat, f.ignore_eos, full_answer),
                                             /*stop_at_eog=*/!f.ignore_eos));
     fmt::print("\n\n");
   }
@@ -335,7 +422,7 @@ void RegisterRun(CLI::App& app) {
   flags->session.Register(*cmd, 0);
   flags->sampler.options.temperature = 0.f;  // answers are greedy by default
   flags->sampler.Register(*cmd);
-  cmd->add_option("-f,--file", flags->doc_path, "document")->required();
+  cmd->add_option("-f,--file", flags->doc_path, "document (or --load-state)");
   cmd->add_option("-p,--prompt", flags->question, "question")->required();
   cmd->add_option("-n,--n-predict", flags->n_predict, "max answer tokens")
       ->capture_default_str();
@@ -370,6 +457,12 @@ void RegisterRun(CLI::App& app) {
                 "generate exactly -n tokens (benchmarks): no stop at EOS or end of line");
   cmd->add_flag("--compare-full", flags->compare_full,
                 "also time an uncompressed prefill of the same span");
+  cmd->add_option("--save-state", flags->save_state,
+                  "after compressing the document, save its state to this file "
+                  "(query-agnostic only) for later --load-state runs");
+  cmd->add_option("--load-state", flags->load_state,
+                  "answer from a state saved by --save-state (same model file): no "
+                  "document prefill");
   cmd->add_flag("--query-aware", flags->query_aware,
                 "compress with the question inside the span (default: without)");
   cmd->callback([flags] {
