@@ -79,6 +79,8 @@ def main():
                     help="pass the greedy check when the mean common prefix reaches this")
     ap.add_argument("--noise-factor", type=float, default=1.5,
                     help="pass when KL <= this x llama.cpp's own decode-vs-batch KL")
+    ap.add_argument("--strict", action="store_true",
+                    help="hold KL and top-1 to --max-kl / --min-top1 exactly (no noise-floor allowance)")
     ap.add_argument("--skip", default="", help="comma list of checks to skip: kl,ppl,greedy")
     args = ap.parse_args()
     skip = set(filter(None, args.skip.split(",")))
@@ -150,8 +152,10 @@ def main():
             result["meets_issue_kl_top1_targets"] = bool(result["top1"] >= ISSUE_MIN_TOP1 and
                                                          result["kl_mean"] <= ISSUE_MAX_KL)
             if "kl" not in skip:
-                kl_limit = max(args.max_kl, args.noise_factor * result["llama_cpp_self_kl_mean"])
-                top1_limit = min(args.min_top1, result["llama_cpp_self_top1"] - 0.02)
+                kl_limit, top1_limit = args.max_kl, args.min_top1
+                if not args.strict:
+                    kl_limit = max(kl_limit, args.noise_factor * result["llama_cpp_self_kl_mean"])
+                    top1_limit = min(top1_limit, result["llama_cpp_self_top1"] - 0.02)
                 if result["top1"] < top1_limit:
                     failures.append(f"top-1 agreement {result['top1']:.4f} < {top1_limit:.4f}")
                 if result["kl_mean"] > kl_limit:
