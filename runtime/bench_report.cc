@@ -99,11 +99,11 @@ std::string RowsToCsv(std::span<const BenchRow> rows) {
 
 std::string RowsToTable(std::span<const BenchRow> rows) {
   std::string out = fmt::format(
-      "| {:<32} | {:>10} | {:<6} | {:>7} | {:<6} | {:>14} | {:>18} | {:>6} | {:>6} | "
+      "| {:<32} | {:>10} | {:<6} | {:>7} | {:<12} | {:>14} | {:>18} | {:>6} | {:>6} | "
       "{:>10} |\n",
       "model", "size", "type", "threads", "simd", "test", "t/s", "BW %", "FMA %", "KV");
   out += fmt::format(
-      "|{:-<34}|{:->12}|{:-<8}|{:->9}|{:-<8}|{:->16}|{:->20}|{:->8}|{:->8}|{:->12}|\n", "", "",
+      "|{:-<34}|{:->12}|{:-<8}|{:->9}|{:-<14}|{:->16}|{:->20}|{:->8}|{:->8}|{:->12}|\n", "", "",
       "", "", "", "", "", "", "", "");
   for (const BenchRow& r : rows) {
     std::string model = r.model_path;
@@ -115,7 +115,7 @@ std::string RowsToTable(std::span<const BenchRow> rows) {
     const std::string fma =
         r.compute_fraction >= 0 ? fmt::format("{:.1f}", 100 * r.compute_fraction) : "";
     out += fmt::format(
-        "| {:<32} | {:>10} | {:<6} | {:>7} | {:<6} | {:>14} | {:>18} | {:>6} | {:>6} | "
+        "| {:<32} | {:>10} | {:<6} | {:>7} | {:<12} | {:>14} | {:>18} | {:>6} | {:>6} | "
         "{:>10} |\n",
         model, HumanBytes(static_cast<double>(r.model_bytes)), r.quant_type,
         r.threads, r.simd_target, r.test,

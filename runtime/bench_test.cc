@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -190,6 +192,22 @@ TEST(BenchRowSchema, ComputeFractionOnlyForPrefillRows) {
   ApplyComputePeak(0.0, rows);  // probe skipped
   EXPECT_EQ(rows[0].compute_fraction, -1);
   EXPECT_NE(RowsToTable(rows).find("FMA %"), std::string::npos);
+}
+
+TEST(BenchRowSchema, TableColumnsStayAlignedForLongTargetNames) {
+  std::vector<BenchRow> rows(2);
+  rows[0].simd_target = "AVX3_SPR";  // Highway's longest x86 names
+  rows[1].simd_target = "AVX3_ZEN4";
+  rows[1].test = "tg64@d4096";
+  std::istringstream table(RowsToTable(rows));
+  std::vector<size_t> widths;
+  for (std::string line; std::getline(table, line);) {
+    // Columns, not bytes: "±" is two bytes of UTF-8.
+    widths.push_back(static_cast<size_t>(std::count_if(
+        line.begin(), line.end(), [](char ch) { return (ch & 0xC0) != 0x80; })));
+  }
+  ASSERT_EQ(widths.size(), 4u);
+  for (size_t w : widths) EXPECT_EQ(w, widths[0]);
 }
 
 TEST(Bandwidth, SmallBufferGivesPositiveFiniteRate) {
