@@ -138,19 +138,6 @@ FIXTURES = {
         n_embd=128, n_head=4, n_kv=1, head_dim=32, n_ff=384, n_layer=3,
         n_ctx=8192, rope_base=10000.0, tied=True, yarn=(4.0, 256), embd_std=0.3,
         qtypes=dict(embd=Q.Q8_0, out=Q.Q8_0, attn=Q.Q5_0, ffn=Q.Q4_0, ffn_down=Q.Q8_0))),
-    # The llama fixture's shapes with every weight in F32: llama.cpp rounds no
-    # activation before an F32 matmul, so this file isolates the arithmetic
-    # (RoPE, attention, norms, f16 KV cache) from activation quantisation and
-    # is held to the issue's literal targets (docs/correctness.md).
-    "llama-f32-fixture.gguf": ("llama", "ggml-vocab-llama-spm.gguf", dict(
-        n_embd=256, n_head=8, n_kv=2, head_dim=32, n_ff=512, n_layer=4,
-        n_ctx=4096, rope_base=500000.0, rope_freqs=True,
-        qtypes=dict(embd=Q.F32, out=Q.F32, attn=Q.F32, ffn=Q.F32, ffn_down=Q.F32))),
-    # The qwen2 fixture's shapes with every weight in F32 (as llama-f32).
-    "qwen2-f32-fixture.gguf": ("qwen2", "ggml-vocab-gpt-2.gguf", dict(
-        n_embd=192, n_head=6, n_kv=2, head_dim=32, n_ff=384, n_layer=3,
-        n_ctx=4096, rope_base=1000000.0, qkv_bias=True,
-        qtypes=dict(embd=Q.F32, out=Q.F32, attn=Q.F32, ffn=Q.F32, ffn_down=Q.F32))),
     # Qwen2-like: QKV bias, separate output head, byte-level BPE vocab,
     # Q5_0 / Q4_1 / Q8_0 / F32 weights.
     "qwen2-fixture.gguf": ("qwen2", "ggml-vocab-gpt-2.gguf", dict(
@@ -158,6 +145,21 @@ FIXTURES = {
         n_ctx=4096, rope_base=1000000.0, qkv_bias=True,
         qtypes=dict(embd=Q.Q8_0, out=Q.Q8_0, attn=Q.Q5_0, ffn=Q.Q4_1, ffn_down=Q.F32))),
 }
+
+
+def with_f32_weights(fixture):
+    """The same architecture, vocab and shapes with every weight in F32."""
+    arch, vocab, cfg = fixture
+    return arch, vocab, dict(cfg, qtypes={k: Q.F32 for k in cfg["qtypes"]})
+
+
+# The llama and qwen2 fixtures' shapes with every weight in F32: llama.cpp
+# rounds no activation before an F32 matmul, so these files isolate the
+# arithmetic (RoPE, attention, norms, f16 KV cache) from activation
+# quantisation and are held to the issue's literal targets
+# (docs/correctness.md).
+for _name in ("llama", "qwen2"):
+    FIXTURES[f"{_name}-f32-fixture.gguf"] = with_f32_weights(FIXTURES[f"{_name}-fixture.gguf"])
 
 
 def main():
