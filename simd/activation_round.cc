@@ -37,6 +37,22 @@ float QuantizeBlockQ8_0(const float* x, float* q) {
   return d;
 }
 
+void Q8_1BlockSumDeltas(const float* x, int64_t n, float* delta) {
+  SKV_CHECK(n % 32 == 0);
+  float q[32];  // [32]
+  for (int64_t b = 0; b < n / 32; ++b) {
+    const float* xb = x + 32 * b;
+    const float d_rounded = QuantizeBlockQ8_0(xb, q);
+    float amax = 0.f;
+    for (int j = 0; j < 32; ++j) amax = std::max(amax, std::abs(xb[j]));
+    const float d = amax / 127.f;  // quantize_row_q8_1: s uses this, not f16(d)
+    float sum_q = 0.f;             // |sum| <= 32 * 127: exact in f32
+    for (int j = 0; j < 32; ++j) sum_q += q[j];
+    const float s = F16BitsToF32(F32ToF16Bits(d * sum_q));
+    delta[b] = s - d_rounded * sum_q;
+  }
+}
+
 float QuantizeBlockQ8_K(const float* x, float* q) {
   // f32 scale max/-127 with the sign of the largest magnitude, q = min(127,
   // round(x * -127 / max)) (quantize_row_q8_K_ref).

@@ -31,4 +31,13 @@ void RoundActivations(GgmlType weight_type, const float* x, float* out,
 float QuantizeBlockQ8_0(const float* x, float* q);
 float QuantizeBlockQ8_K(const float* x, float* q);
 
+// Q8_1's block sums, as ggml's Q4_1 / Q5_1 dot products use them. The
+// weights' offset m multiplies the block's stored sum s = f16(d * sum(q)),
+// computed from the unrounded f32 scale d, not the sum of the rounded
+// activations f16(d) * sum(q) that a dot with RoundActivations' values
+// yields. For each 32-block b of x[0..n), delta[b] = s - f16(d) * sum(q):
+// adding m * delta[b] turns the second into the first (about 2^-11 of the
+// min term per block, which is a large part of these types' products).
+void Q8_1BlockSumDeltas(const float* x, int64_t n, float* delta);
+
 }  // namespace skv

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <vector>
 
 #include "base/check.h"
@@ -202,6 +203,50 @@ GemmType ChoosePrefillGemm() {
   return HasFastIntegerGemm() ? GemmType::kInt8 : GemmType::kF32;
 }
 
+// For Q4_1 / Q5_1 weights: y += m * (s - f16(d) * sum(q)) summed over each
+// row's blocks, so that the float path's min term equals ggml's m * s
+// (Q8_1BlockSumDeltas). x: [T][cols] unrounded activations (row stride
+// x_stride), y: [T][rows] (row stride y_stride). The deltas are small, so
+// the product runs as one small f32 GEMM, [T][blocks] x [blocks][rows].
+void AddQ8_1BlockSumTerm(const MatrixRef& w, const float* x, int64_t x_stride,
+                         int64_t T, float* y, int64_t y_stride) {
+  const int64_t nb = w.cols / 32;
+  std::vector<float> delta(T * nb);  // [T][nb]
+  ParallelFor(T, [&](int64_t t) {
+    Q8_1BlockSumDeltas(x + t * x_stride, w.cols, delta.data() + t * nb);
+  });
+  // The blocks' m (f16 at byte 2 of each Q4_1 / Q5_1 block).
+  const int64_t block_bytes = w.row_bytes / nb;
+  const auto* base = static_cast<const uint8_t*>(w.data);
+  std::vector<float> m(w.rows * nb);  // [rows][nb]
+  ParallelRanges(w.rows, 64, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      for (int64_t b = 0; b < nb; ++b) {
+        uint16_t bits;
+        std::memcpy(&bits, base + r * w.row_bytes + b * block_bytes + 2, sizeof(bits));
+        m[r * nb + b] = F16BitsToF32(bits);
+      }
+    }
+  });
+  std::vector<float> term(T * w.rows);  // [T][rows]
+  if (T <= kGemvMaxBatch) {
+    for (int64_t t = 0; t < T; ++t) {
+      ParallelRanges(w.rows, 256, [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r) {
+          float acc = 0.f;
+          for (int64_t b = 0; b < nb; ++b) acc += m[r * nb + b] * delta[t * nb + b];
+          term[t * w.rows + r] = acc;
+        }
+      });
+    }
+  } else {
+    GemmF32(delta.data(), nb, T, m.data(), nb, w.rows, nb, term.data(), w.rows);
+  }
+  ParallelFor(T, [&](int64_t t) {
+    for (int64_t r = 0; r < w.rows; ++r) y[t * y_stride + r] += term[t * w.rows + r];
+  });
+}
+
 }  // namespace
 
 GemmType PrefillGemm() {
@@ -230,6 +275,8 @@ void MatMul(const MatrixRef& w, const float* x, int64_t x_stride, int64_t T,
   }
   // Round the activations to the weights' dot-product type first, exactly as
   // llama.cpp does (see activation_round.h).
+  const float* x_unrounded = x;
+  const int64_t x_unrounded_stride = x_stride;
   std::vector<float> xr;  // [T][cols]
   if (ActivationType(w.type) != GgmlType::kF32) {
     xr.resize(T * w.cols);
@@ -246,6 +293,9 @@ void MatMul(const MatrixRef& w, const float* x, int64_t x_stride, int64_t T,
     }
   } else {
     DequantizedGemmF32(w, x, x_stride, T, y, y_stride);
+  }
+  if (ActivationType(w.type) == GgmlType::kQ8_1) {
+    AddQ8_1BlockSumTerm(w, x_unrounded, x_unrounded_stride, T, y, y_stride);
   }
 }
 

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -98,6 +99,73 @@ TEST_P(MatMulTest, F32MatchesDequantisedReferenceForAllBatchSizes) {
             << GgmlTypeName(type) << " T=" << T << " t=" << t << " r=" << r;
       }
     }
+  }
+}
+
+// Q4_1 / Q5_1 rows dotted with Q8_1 activations as ggml does: the weights'
+// offset m multiplies the block sum s = f16(d * sum(q)) of the unrounded
+// scale d, not the rounded activations' sum. Every batch size (GEMV and
+// GEMM paths) within f32 rounding of that, and the difference from the
+// plain rounded-activation product is well above the tolerance (so the
+// check can fail).
+TEST(MatMulQ8_1Test, OffsetTermUsesGgmlsBlockSums) {
+  for (const GgmlType type : {GgmlType::kQ4_1, GgmlType::kQ5_1}) {
+    std::mt19937 rng(11);
+    const int64_t rows = 37, cols = 256, nb = cols / 32;
+    const int64_t row_bytes = GgmlRowBytes(type, cols), block_bytes = row_bytes / nb;
+    std::vector<uint8_t> w(rows * row_bytes);  // [rows][row_bytes]
+    for (uint8_t& byte : w) byte = static_cast<uint8_t>(rng());
+    std::vector<float> m(rows * nb);  // [rows][nb] each block's offset
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t b = 0; b < nb; ++b) {
+        uint8_t* block = w.data() + r * row_bytes + b * block_bytes;
+        const uint16_t d = F32ToF16Bits(0.01f + 0.001f * (rng() % 10));
+        const uint16_t mb = F32ToF16Bits(-0.1f + 0.02f * (rng() % 10));
+        std::memcpy(block, &d, 2);
+        std::memcpy(block + 2, &mb, 2);
+        m[r * nb + b] = F16BitsToF32(mb);
+      }
+    }
+    MatrixRef mat{w.data(), type, rows, cols, row_bytes};
+    std::vector<float> wf(rows * cols);  // [rows][cols]
+    for (int64_t r = 0; r < rows; ++r) {
+      DequantizeRowRef(type, w.data() + r * row_bytes, wf.data() + r * cols, cols);
+    }
+    std::normal_distribution<float> normal(0.f, 1.f);
+    double largest_effect = 0, largest_tol = 0;
+    for (int64_t T : {1, 2, 3, 17}) {
+      std::vector<float> x(T * cols);  // [T][cols]
+      for (float& v : x) v = normal(rng) + 0.3f;  // a mean, so sum(q) is large
+      std::vector<float> y(T * rows, NAN);  // [T][rows]
+      MatMul(mat, x.data(), cols, T, y.data(), rows, GemmType::kF32);
+      for (int64_t t = 0; t < T; ++t) {
+        const float* xt = x.data() + t * cols;
+        std::vector<float> xr(cols);  // [cols] the values ggml multiplies
+        RoundActivations(type, xt, xr.data(), cols);
+        for (int64_t r = 0; r < rows; ++r) {
+          double plain = 0, mag = 0, offset_fix = 0;
+          for (int64_t c = 0; c < cols; ++c) {
+            plain += double(wf[r * cols + c]) * xr[c];
+            mag += std::abs(double(wf[r * cols + c]) * xr[c]);
+          }
+          for (int64_t b = 0; b < nb; ++b) {
+            float amax = 0;
+            for (int j = 0; j < 32; ++j) amax = std::max(amax, std::abs(xt[32 * b + j]));
+            const float d = amax / 127.f, dh = F16BitsToF32(F32ToF16Bits(d));
+            double sum_q = 0;
+            for (int j = 0; j < 32; ++j) sum_q += std::nearbyint(xr[32 * b + j] / dh);
+            const float s = F16BitsToF32(F32ToF16Bits(d * static_cast<float>(sum_q)));
+            offset_fix += m[r * nb + b] * (double(s) - double(dh) * sum_q);
+          }
+          const double want = plain + offset_fix, tol = mag * 2e-6 + 1e-6;
+          ASSERT_NEAR(y[t * rows + r], want, tol)
+              << GgmlTypeName(type) << " T=" << T << " t=" << t << " r=" << r;
+          largest_effect = std::max(largest_effect, std::abs(offset_fix));
+          largest_tol = std::max(largest_tol, tol);
+        }
+      }
+    }
+    EXPECT_GT(largest_effect, 5 * largest_tol) << GgmlTypeName(type);
   }
 }
 

@@ -63,36 +63,42 @@ HWY_INLINE void Map2(const float* a, const float* b, int64_t n, float* out,
   }
 }
 
-// Sum of x[i]^2 with four independent accumulators (latency hiding).
-HWY_INLINE float SumSquares(const float* x, int64_t n) {
-  const DF d;
-  const int64_t N = hn::Lanes(d);
-  VF s0 = hn::Zero(d), s1 = hn::Zero(d), s2 = hn::Zero(d), s3 = hn::Zero(d);
+// Sum of x[i]^2 as ggml's rms_norm computes it: each square rounded to f32
+// (no FMA), the sum kept in f64. An f32 sum would differ from llama.cpp's
+// by an ulp now and then; that moves the norm's scale, and with it every
+// activation that is rounded to 8 bits before the next matmul (measured: a
+// random-weight llama file agreed with llama.cpp to 2e-6 in the logits
+// until the first such flip, then by 0.6). The f64 lanes are summed in
+// another order than ggml's sequential loop, which changes the f64 sum in
+// its last bits only: the f32 mean is the same.
+HWY_INLINE double SumSquaresF64(const float* x, int64_t n) {
+  const hn::ScalableTag<double> dd;
+  const hn::Rebind<float, decltype(dd)> dh;  // as many floats as doubles
+  const int64_t N = hn::Lanes(dd);
+  auto s0 = hn::Zero(dd), s1 = hn::Zero(dd);
   int64_t i = 0;
-  for (; i + 4 * N <= n; i += 4 * N) {
-    const VF a = hn::LoadU(d, x + i), b = hn::LoadU(d, x + i + N);
-    const VF c = hn::LoadU(d, x + i + 2 * N), e = hn::LoadU(d, x + i + 3 * N);
-    s0 = hn::MulAdd(a, a, s0);
-    s1 = hn::MulAdd(b, b, s1);
-    s2 = hn::MulAdd(c, c, s2);
-    s3 = hn::MulAdd(e, e, s3);
+  for (; i + 2 * N <= n; i += 2 * N) {
+    const auto a = hn::LoadU(dh, x + i), b = hn::LoadU(dh, x + i + N);
+    s0 = hn::Add(s0, hn::PromoteTo(dd, hn::Mul(a, a)));
+    s1 = hn::Add(s1, hn::PromoteTo(dd, hn::Mul(b, b)));
   }
   for (; i + N <= n; i += N) {
-    const VF a = hn::LoadU(d, x + i);
-    s0 = hn::MulAdd(a, a, s0);
+    const auto a = hn::LoadU(dh, x + i);
+    s0 = hn::Add(s0, hn::PromoteTo(dd, hn::Mul(a, a)));
   }
-  if (i < n) {
-    const VF a = LoadTail(d, x + i, n - i, 0.f);
-    s1 = hn::MulAdd(a, a, s1);
+  double sum = hn::GetLane(hn::SumOfLanes(dd, hn::Add(s0, s1)));
+  for (; i < n; ++i) {
+    const float sq = x[i] * x[i];
+    sum += static_cast<double>(sq);
   }
-  const VF s = hn::Add(hn::Add(s0, s1), hn::Add(s2, s3));
-  return hn::GetLane(hn::SumOfLanes(d, s));
+  return sum;
 }
 
 HWY_INLINE void RmsNormOne(const float* x, const float* w, float eps,
                            int64_t n, float* out) {
   if (n <= 0) return;
-  const float mean = SumSquares(x, n) / static_cast<float>(n);
+  // ggml: mean = (float)(sum / n) in f64, then 1.0f / sqrtf(mean + eps).
+  const float mean = static_cast<float>(SumSquaresF64(x, n) / static_cast<double>(n));
   const float scale = 1.0f / std::sqrt(mean + eps);
   const DF d;
   const VF vs = hn::Set(d, scale);

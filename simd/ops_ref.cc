@@ -45,11 +45,18 @@ float RopeYarnRamp(float low, float high, int64_t i) {
 void RmsNormRef(const float* x, const float* w, float eps, int64_t n,
                 float* out) {
   if (n <= 0) return;
+  // ggml's rms_norm step by step: squares rounded to f32, summed in f64,
+  // the mean and scale in f32, then (x * scale) * w in f32.
   double sum = 0.0;
-  for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(x[i]) * x[i];
-  const double scale = 1.0 / std::sqrt(sum / static_cast<double>(n) + eps);
   for (int64_t i = 0; i < n; ++i) {
-    out[i] = static_cast<float>(x[i] * scale * (w ? w[i] : 1.0));
+    const float sq = x[i] * x[i];
+    sum += static_cast<double>(sq);
+  }
+  const float mean = static_cast<float>(sum / static_cast<double>(n));
+  const float scale = 1.0f / std::sqrt(mean + eps);
+  for (int64_t i = 0; i < n; ++i) {
+    const float y = x[i] * scale;
+    out[i] = w ? y * w[i] : y;
   }
 }
 
