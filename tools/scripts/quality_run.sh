@@ -65,6 +65,12 @@ if [ "${1:-}" != "--report" ]; then
   "$B" eval "${COMMON[@]}" --tasks "$SWEEP_TASKS" --methods all --samples 2 --lengths 4096 \
     --budgets 0.1,0.2,0.5 --mode agnostic,aware
   "$B" eval "${S4[@]}" --lengths 16384 --budgets 0.2 --mode agnostic,aware
+  # Session 8: 16K at 10% and 50%: query-aware, then query-agnostic on the two tasks the
+  # uncompressed model still scores on at 16K (finding 18), then the rest.
+  "$B" eval "${S4[@]}" --lengths 16384 --budgets 0.1,0.5 --mode aware
+  "$B" eval "${COMMON[@]}" --tasks fwe,niah_multivalue --methods all --samples 1 --lengths 16384 \
+    --budgets 0.1,0.5 --mode agnostic
+  "$B" eval "${S4[@]}" --lengths 16384 --budgets 0.1,0.5 --mode agnostic
 fi
 .venv/bin/python tools/scripts/eval_report.py "$OUT" --out docs/quality \
   --title "Quality of KV compression on Gemma 3 270M (generated)" \
