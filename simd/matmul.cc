@@ -215,33 +215,36 @@ void AddQ8_1BlockSumTerm(const MatrixRef& w, const float* x, int64_t x_stride,
   ParallelFor(T, [&](int64_t t) {
     Q8_1BlockSumDeltas(x + t * x_stride, w.cols, delta.data() + t * nb);
   });
-  // The blocks' m (f16 at byte 2 of each Q4_1 / Q5_1 block).
+  // Each block's m: an f16 at byte 2 of every Q4_1 / Q5_1 block.
   const int64_t block_bytes = w.row_bytes / nb;
   const auto* base = static_cast<const uint8_t*>(w.data);
+  auto block_m = [&](int64_t r, int64_t b) {
+    uint16_t bits;
+    std::memcpy(&bits, base + r * w.row_bytes + b * block_bytes + 2, sizeof(bits));
+    return F16BitsToF32(bits);
+  };
+  if (T <= kGemvMaxBatch) {
+    // Decode: read the m's where they lie (the GEMV has just streamed these
+    // rows), nothing materialised per call.
+    ParallelRanges(w.rows, 256, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        for (int64_t t = 0; t < T; ++t) {
+          float acc = 0.f;
+          for (int64_t b = 0; b < nb; ++b) acc += block_m(r, b) * delta[t * nb + b];
+          y[t * y_stride + r] += acc;
+        }
+      }
+    });
+    return;
+  }
   std::vector<float> m(w.rows * nb);  // [rows][nb]
   ParallelRanges(w.rows, 64, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
-      for (int64_t b = 0; b < nb; ++b) {
-        uint16_t bits;
-        std::memcpy(&bits, base + r * w.row_bytes + b * block_bytes + 2, sizeof(bits));
-        m[r * nb + b] = F16BitsToF32(bits);
-      }
+      for (int64_t b = 0; b < nb; ++b) m[r * nb + b] = block_m(r, b);
     }
   });
   std::vector<float> term(T * w.rows);  // [T][rows]
-  if (T <= kGemvMaxBatch) {
-    for (int64_t t = 0; t < T; ++t) {
-      ParallelRanges(w.rows, 256, [&](int64_t r0, int64_t r1) {
-        for (int64_t r = r0; r < r1; ++r) {
-          float acc = 0.f;
-          for (int64_t b = 0; b < nb; ++b) acc += m[r * nb + b] * delta[t * nb + b];
-          term[t * w.rows + r] = acc;
-        }
-      });
-    }
-  } else {
-    GemmF32(delta.data(), nb, T, m.data(), nb, w.rows, nb, term.data(), w.rows);
-  }
+  GemmF32(delta.data(), nb, T, m.data(), nb, w.rows, nb, term.data(), w.rows);
   ParallelFor(T, [&](int64_t t) {
     for (int64_t r = 0; r < w.rows; ++r) y[t * y_stride + r] += term[t * w.rows + r];
   });

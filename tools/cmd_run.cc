@@ -118,14 +118,18 @@ StatusOr<SplitPrompt> BuildPrompt(const Model& model, const std::string& doc,
   return SplitPrompt{full.substr(0, at), question + full.substr(at + marker.size())};
 }
 
-// Streams one answer to stdout, appending it to `answer`; a completion-style
+// Prints `label`, then generates the answer to `question` (its tokens, the
+// prompt's rest) from `session` and streams it to stdout. A completion-style
 // answer (a base model without a chat template) ends with its line, unless
 // --ignore-eos asks for exactly -n tokens.
-std::function<bool(int32_t)> AnswerPrinter(const Tokenizer& tok, bool chat, bool ignore_eos,
-                                           std::string& answer) {
-  return [&tok, chat, ignore_eos, &answer](int32_t id) {
+StatusOr<GenerationStats> StreamAnswer(Session& session, Sampler& sampler,
+                                       const std::vector<int32_t>& question, const RunFlags& f,
+                                       const Tokenizer& tok, bool chat, const char* label) {
+  fmt::print("{}", label);
+  std::string answer;
+  auto print_piece = [&](int32_t id) {
     const std::string piece = tok.TokenToPiece(id, false);
-    if (!chat && !ignore_eos && piece.find('\n') != std::string::npos &&
+    if (!chat && !f.ignore_eos && piece.find('\n') != std::string::npos &&
         answer.find_first_not_of(" \n") != std::string::npos) {
       return false;
     }
@@ -134,6 +138,10 @@ std::function<bool(int32_t)> AnswerPrinter(const Tokenizer& tok, bool chat, bool
     std::fflush(stdout);
     return true;
   };
+  auto stats = ContinueGeneration(session, sampler, question, f.n_predict, print_piece,
+                                  /*stop_at_eog=*/!f.ignore_eos);
+  fmt::print("\n\n");
+  return stats;
 }
 
 // --load-state: the document was prefilled and compressed by an earlier
@@ -162,13 +170,9 @@ Status AnswerFromState(const RunFlags& f) {
              f.load_state, HumanBytes(static_cast<double>(state.file_bytes)),
              state.info.value("method", std::string("?")), session.n_past(), load_s);
   SKV_ASSIGN_OR_RETURN(Sampler sampler, Sampler::Create(f.sampler.options));
-  fmt::print("Q: {}\nA:", f.question);
-  std::string answer;
+  fmt::print("Q: {}\n", f.question);
   SKV_ASSIGN_OR_RETURN(GenerationStats stats,
-                       ContinueGeneration(session, sampler, rest, f.n_predict,
-                                          AnswerPrinter(tok, chat, f.ignore_eos, answer),
-                                          /*stop_at_eog=*/!f.ignore_eos));
-  fmt::print("\n\n");
+                       StreamAnswer(session, sampler, rest, f, tok, chat, "A:"));
   const double kv_read = static_cast<double>(session.kv().live_bytes());
   fmt::print(
       "summary: state={} document={} kv={} budget={} positions={} question_tokens={} "
@@ -321,23 +325,14 @@ Status RunRun(const RunFlags& f) {
     full_prefill_s =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   }
-  fmt::print("Q: {}\nA:", f.question);
-  std::string answer;
+  fmt::print("Q: {}\n", f.question);
   SKV_ASSIGN_OR_RETURN(GenerationStats stats,
-                       ContinueGeneration(session, sampler, rest, f.n_predict,
-                                          AnswerPrinter(tok, chat, f.ignore_eos, answer),
-                                          /*stop_at_eog=*/!f.ignore_eos));
-  fmt::print("\n\n");
+                       StreamAnswer(session, sampler, rest, f, tok, chat, "A:"));
   GenerationStats full_stats;
   if (full) {
     SKV_ASSIGN_OR_RETURN(Sampler full_sampler, Sampler::Create(f.sampler.options));
-    std::string full_answer;
-    fmt::print("A (full KV):");
-    SKV_ASSIGN_OR_RETURN(full_stats,
-                         ContinueGeneration(*full, full_sampler, rest, f.n_predict,
-                                            AnswerPrinter(tok, chat, f.ignore_eos, full_answer),
-                                            /*stop_at_eog=*/!f.ignore_eos));
-    fmt::print("\n\n");
+    SKV_ASSIGN_OR_RETURN(full_stats, StreamAnswer(*full, full_sampler, rest, f, tok, chat,
+                                                  "A (full KV):"));
   }
   if (f.verbose) PrintPivotTrace(report);
   int64_t kmin = report.kept_per_layer[0], kmax = kmin;
