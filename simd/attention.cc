@@ -39,7 +39,7 @@
 #define HWY_TARGET_INCLUDE "simd/attention.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
-#include "hwy/contrib/math/math-inl.h"
+#include "simd/fixed_math-inl.h"
 #include "simd/kv_row-inl.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -65,11 +65,13 @@ constexpr int64_t kMaxCachedScores = int64_t{1} << 20;
 
 inline int64_t RoundUp(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
-// exp(x) with x <= 0; Highway's Exp returns 0 below -104 but converts the
-// argument to int first, so -inf is clamped out of harm's way.
-HWY_INLINE VF ExpNeg(DF d, VF x) {
-  return hn::Exp(d, hn::Max(x, hn::Set(d, -120.f)));
-}
+// exp(x) with x <= 0 (0 for -inf), the same bits on every target.
+HWY_INLINE VF ExpNeg(DF d, VF x) { return fixed::ExpFixed(d, x); }
+
+// a * b + c rounded once on every target (fixed_math-inl.h). Every
+// accumulation below runs along one lane (a row or a head_dim component),
+// so with this the results do not depend on the target's vector width.
+HWY_INLINE VF Fma(VF a, VF b, VF c) { return fixed::MulAddFixed(DF(), a, b, c); }
 
 // Rounds probabilities p in [0, 1] to the nearest f16 value (ties to even),
 // in f32, identically on every target: above 2^-14 by rounding the f32
@@ -157,13 +159,15 @@ inline int64_t PaddedRows(int64_t R) {
   return RoundUp(R, std::max<int64_t>(4, static_cast<int64_t>(hn::Lanes(d))));
 }
 
+// Lanes of the dot products along head_dim (ScoresTileDot): 16 virtual
+// lanes on every target, so head_dim is padded to a multiple of 16.
+constexpr int64_t kDotLanes = 16;
+
 // Whether ScoresTile takes dot products along head_dim (ScoresTileDot): the
-// block has fewer rows than lanes (decode), so vectors across rows would be
-// mostly padding.
-inline bool DotScores(const Block& b) {
-  const DF d;
-  return b.R < static_cast<int64_t>(hn::Lanes(d));
-}
+// block has fewer rows than an AVX-512 vector (decode), so vectors across
+// rows would be mostly padding. The threshold is the same on every target,
+// so every target takes the same path (and computes the same bits).
+inline bool DotScores(const Block& b) { return b.R < kDotLanes; }
 
 void SetupBlock(const Plan& p, int64_t g, int64_t t0, int64_t t1, Block& b) {
   b.g = g;
@@ -226,45 +230,36 @@ void SetupBlock(const Plan& p, int64_t g, int64_t t0, int64_t t1, Block& b) {
 }
 
 // ScoresTile for DotScores blocks (decode: one query times the n_rep heads
-// of a KV head): dot products along head_dim, two rows by four keys at a
-// time, each reduced across lanes. Writes rows [0, RoundUp(R, 2)) (<= Rp).
+// of a KV head): dot products along head_dim in kDotLanes virtual lanes
+// (fixed_math-inl.h), the same bits on every target; four keys and one row
+// at a time (two rows where the virtual lanes are one vector). Writes rows
+// [0, R).
 void ScoresTileDot(const Plan& p, const Block& b, int64_t nk_pad) {
-  const DF d;
-  const int64_t N = hn::Lanes(d);
+  using DW = hn::CappedTag<float, kDotLanes>;
+  using Acc = fixed::FixedAcc<kDotLanes, DW>;
+  const DW dw;
+  constexpr int64_t NW = hn::MaxLanes(dw);
+  constexpr int64_t kVectors = kDotLanes / NW;
+  constexpr int64_t kRows = kVectors == 1 ? 2 : 1;  // within 16 registers
   const int64_t Dp = p.Dp, Rp = b.Rp;
-  const auto sum = [d](VF v) HWY_ATTR { return hn::GetLane(hn::SumOfLanes(d, v)); };
-  for (int64_t r = 0; r < b.R; r += 2) {
-    const float* qa = b.qr + r * Dp;
-    const float* qb = qa + Dp;
+  for (int64_t r0 = 0; r0 < b.R; r0 += kRows) {
+    const int64_t rows = std::min<int64_t>(kRows, b.R - r0);
     for (int64_t j = 0; j < nk_pad; j += 4) {
-      const float* k0 = b.kf + j * Dp;
-      const float* k1 = k0 + Dp;
-      const float* k2 = k1 + Dp;
-      const float* k3 = k2 + Dp;
-      VF a0 = hn::Zero(d), a1 = hn::Zero(d), a2 = hn::Zero(d), a3 = hn::Zero(d);
-      VF b0 = hn::Zero(d), b1 = hn::Zero(d), b2 = hn::Zero(d), b3 = hn::Zero(d);
-      for (int64_t dc = 0; dc < Dp; dc += N) {
-        const VF x = hn::Load(d, qa + dc), y = hn::Load(d, qb + dc);
-        const VF v0 = hn::Load(d, k0 + dc), v1 = hn::Load(d, k1 + dc);
-        const VF v2 = hn::Load(d, k2 + dc), v3 = hn::Load(d, k3 + dc);
-        a0 = hn::MulAdd(x, v0, a0);
-        a1 = hn::MulAdd(x, v1, a1);
-        a2 = hn::MulAdd(x, v2, a2);
-        a3 = hn::MulAdd(x, v3, a3);
-        b0 = hn::MulAdd(y, v0, b0);
-        b1 = hn::MulAdd(y, v1, b1);
-        b2 = hn::MulAdd(y, v2, b2);
-        b3 = hn::MulAdd(y, v3, b3);
+      Acc acc[kRows][4];
+      for (int64_t dc = 0; dc < Dp; dc += kDotLanes) {
+        for (int64_t v = 0; v < kVectors; ++v) {
+          const int64_t off = dc + v * NW;
+          hn::Vec<DW> kv[4];
+          for (int k = 0; k < 4; ++k) kv[k] = hn::Load(dw, b.kf + (j + k) * Dp + off);
+          for (int64_t i = 0; i < kRows; ++i) {
+            const hn::Vec<DW> q = hn::Load(dw, b.qr + (r0 + i) * Dp + off);
+            for (int k = 0; k < 4; ++k) acc[i][k].MulAdd(v, q, kv[k]);
+          }
+        }
       }
-      float* o = b.s + j * Rp + r;
-      o[0] = sum(a0);
-      o[1] = sum(b0);
-      o[Rp] = sum(a1);
-      o[Rp + 1] = sum(b1);
-      o[2 * Rp] = sum(a2);
-      o[2 * Rp + 1] = sum(b2);
-      o[3 * Rp] = sum(a3);
-      o[3 * Rp + 1] = sum(b3);
+      for (int64_t i = 0; i < rows; ++i) {
+        for (int k = 0; k < 4; ++k) b.s[(j + k) * Rp + r0 + i] = acc[i][k].FoldSum();
+      }
     }
   }
 }
@@ -293,14 +288,14 @@ void ScoresTile(const Plan& p, const Block& b, int64_t nk_pad) {
         const VF q1 = hn::Load(d, qc + k * Rp + N);
         const VF b0 = hn::Set(d, k0[k]), b1 = hn::Set(d, k1[k]);
         const VF b2 = hn::Set(d, k2[k]), b3 = hn::Set(d, k3[k]);
-        c00 = hn::MulAdd(b0, q0, c00);
-        c01 = hn::MulAdd(b0, q1, c01);
-        c10 = hn::MulAdd(b1, q0, c10);
-        c11 = hn::MulAdd(b1, q1, c11);
-        c20 = hn::MulAdd(b2, q0, c20);
-        c21 = hn::MulAdd(b2, q1, c21);
-        c30 = hn::MulAdd(b3, q0, c30);
-        c31 = hn::MulAdd(b3, q1, c31);
+        c00 = Fma(b0, q0, c00);
+        c01 = Fma(b0, q1, c01);
+        c10 = Fma(b1, q0, c10);
+        c11 = Fma(b1, q1, c11);
+        c20 = Fma(b2, q0, c20);
+        c21 = Fma(b2, q1, c21);
+        c30 = Fma(b3, q0, c30);
+        c31 = Fma(b3, q1, c31);
       }
       float* o = s0 + rv * N;
       hn::Store(c00, d, o);
@@ -318,10 +313,10 @@ void ScoresTile(const Plan& p, const Block& b, int64_t nk_pad) {
          c3 = hn::Zero(d);
       for (int64_t k = 0; k < D; ++k) {
         const VF q0 = hn::Load(d, qc + k * Rp);
-        c0 = hn::MulAdd(hn::Set(d, k0[k]), q0, c0);
-        c1 = hn::MulAdd(hn::Set(d, k1[k]), q0, c1);
-        c2 = hn::MulAdd(hn::Set(d, k2[k]), q0, c2);
-        c3 = hn::MulAdd(hn::Set(d, k3[k]), q0, c3);
+        c0 = Fma(hn::Set(d, k0[k]), q0, c0);
+        c1 = Fma(hn::Set(d, k1[k]), q0, c1);
+        c2 = Fma(hn::Set(d, k2[k]), q0, c2);
+        c3 = Fma(hn::Set(d, k3[k]), q0, c3);
       }
       float* o = s0 + rv * N;
       hn::Store(c0, d, o);
@@ -356,7 +351,7 @@ void MaskedScores(const Plan& p, const Block& b, const int32_t* kpos,
     for (int64_t j = 0; j < nk; ++j) {
       float* sp = b.s + j * Rp + rv;
       VF s = hn::Load(d, sp);
-      if (cap) s = hn::Mul(vcap, hn::Tanh(d, hn::Mul(s, vinv)));
+      if (cap) s = hn::Mul(vcap, fixed::TanhFixed(d, hn::Mul(s, vinv)));
       const auto kp = hn::Set(di, kpos[j]);
       const auto hidden = hn::Or(hn::Lt(kp, vlo), hn::Gt(kp, vhi));
       hn::Store(hn::IfThenElse(hn::RebindMask(d, hidden), ninf, s), d, sp);
@@ -388,7 +383,7 @@ void SoftmaxTile(const Block& b, int64_t nk) {
       sum = hn::Add(sum, ExpNeg(d, hn::Sub(hn::Load(d, b.s + j * Rp + rv), m_safe)));
     }
     hn::Store(m_new, d, b.m + rv);
-    hn::Store(hn::MulAdd(hn::Load(d, b.l + rv), alpha, sum), d, b.l + rv);
+    hn::Store(Fma(hn::Load(d, b.l + rv), alpha, sum), d, b.l + rv);
   }
 }
 
@@ -475,14 +470,14 @@ void AccumulateTile(const Plan& p, const Block& b, int64_t k0, int64_t nk) {
         const float* pj = pr + j * Rp;
         const VF p0 = hn::Set(d, pj[0]), p1 = hn::Set(d, pj[1]);
         const VF p2 = hn::Set(d, pj[2]), p3 = hn::Set(d, pj[3]);
-        c00 = hn::MulAdd(p0, v0, c00);
-        c01 = hn::MulAdd(p0, v1, c01);
-        c10 = hn::MulAdd(p1, v0, c10);
-        c11 = hn::MulAdd(p1, v1, c11);
-        c20 = hn::MulAdd(p2, v0, c20);
-        c21 = hn::MulAdd(p2, v1, c21);
-        c30 = hn::MulAdd(p3, v0, c30);
-        c31 = hn::MulAdd(p3, v1, c31);
+        c00 = Fma(p0, v0, c00);
+        c01 = Fma(p0, v1, c01);
+        c10 = Fma(p1, v0, c10);
+        c11 = Fma(p1, v1, c11);
+        c20 = Fma(p2, v0, c20);
+        c21 = Fma(p2, v1, c21);
+        c30 = Fma(p3, v0, c30);
+        c31 = Fma(p3, v1, c31);
       }
       hn::Store(c00, d, o0 + dc);
       hn::Store(c01, d, o0 + dc + N);
@@ -501,10 +496,10 @@ void AccumulateTile(const Plan& p, const Block& b, int64_t k0, int64_t nk) {
       for (int64_t j = 0; j < nk; ++j) {
         const VF v0 = hn::Load(d, b.vf + j * Dp + dc);
         const float* pj = pr + j * Rp;
-        c0 = hn::MulAdd(hn::Set(d, pj[0]), v0, c0);
-        c1 = hn::MulAdd(hn::Set(d, pj[1]), v0, c1);
-        c2 = hn::MulAdd(hn::Set(d, pj[2]), v0, c2);
-        c3 = hn::MulAdd(hn::Set(d, pj[3]), v0, c3);
+        c0 = Fma(hn::Set(d, pj[0]), v0, c0);
+        c1 = Fma(hn::Set(d, pj[1]), v0, c1);
+        c2 = Fma(hn::Set(d, pj[2]), v0, c2);
+        c3 = Fma(hn::Set(d, pj[3]), v0, c3);
       }
       hn::Store(c0, d, o0 + dc);
       hn::Store(c1, d, o1 + dc);
@@ -768,7 +763,7 @@ void AttentionImpl(const AttentionShape& shape, const AttentionMask& mask,
   p.H = shape.n_heads;
   p.n_rep = shape.n_heads / shape.n_kv_heads;
   p.D = shape.head_dim;
-  p.Dp = RoundUp(p.D, N);
+  p.Dp = RoundUp(p.D, std::max<int64_t>(N, kDotLanes));
   // Key tile: about 8 KiB of f32 keys, a power of two in [16, 128] so that
   // it divides the KV store's block size.
   p.Bk = 16;

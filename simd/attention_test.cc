@@ -174,6 +174,21 @@ void ExpectMatches(const Problem& pr, const std::vector<float>& want,
                         << " got=" << got[wi] << " want=" << want[wi];
 }
 
+// Collects a result per target and checks each against the first target's
+// bits (simd/fixed_math-inl.h: one arithmetic on every target).
+struct SameBits {
+  std::vector<float> first;
+  void Check(const std::vector<float>& got, const char* what) {
+    if (first.empty()) {
+      first = got;
+      return;
+    }
+    ASSERT_EQ(first.size(), got.size());
+    EXPECT_EQ(0, std::memcmp(first.data(), got.data(), got.size() * sizeof(float)))
+        << what << ": not the first target's bits";
+  }
+};
+
 struct Config {
   int64_t D, n_q, n_ctx, n;
   Problem::Keys keys;
@@ -183,6 +198,8 @@ struct Config {
 
 class AttentionConfigTest : public ::testing::TestWithParam<Config> {};
 
+// Within the tolerance of the reference, and the same bits on every target
+// (simd/fixed_math-inl.h): a saved state continues the same on any CPU.
 TEST_P(AttentionConfigTest, MatchesReferenceOnEveryTarget) {
   const Config c = GetParam();
   Problem pr(8, 2, c.D, c.n_q, c.n_ctx, c.n, c.keys, 1234 + c.n + c.D);
@@ -190,7 +207,14 @@ TEST_P(AttentionConfigTest, MatchesReferenceOnEveryTarget) {
   pr.mask.softcap = c.softcap;
   const auto want = pr.Run(true);
   const double tol = OutputTolerance(pr);
-  ForEachTarget([&](int64_t) { ExpectMatches(pr, want, tol, "attention"); });
+  std::vector<float> first;
+  ForEachTarget([&](int64_t) {
+    ExpectMatches(pr, want, tol, "attention");
+    const std::vector<float> got = pr.Run(false);
+    if (first.empty()) first = got;
+    EXPECT_EQ(0, std::memcmp(first.data(), got.data(), got.size() * sizeof(float)))
+        << "not the first target's bits";
+  });
 }
 
 using K = Problem::Keys;
@@ -261,7 +285,11 @@ TEST(AttentionTest, SplitKeyDecodeMatchesReferenceAndIgnoresThreads) {
     const auto want = pr.Run(true);
     const double tol = 1.1 * (4 * kEps * pr.MaxV() * (1.0 + pr.MaxLogit()) +
                               std::ldexp(pr.MaxV(), -10));
-    ForEachTarget([&](int64_t) { ExpectMatches(pr, want, tol, "split-key decode"); });
+    SameBits same;
+    ForEachTarget([&](int64_t) {
+      ExpectMatches(pr, want, tol, "split-key decode");
+      same.Check(pr.Run(false), "split-key decode");
+    });
     const int saved = MaxThreads();
     SetThreads(1);
     const auto one = pr.Run(false);
@@ -284,9 +312,11 @@ TEST(AttentionTest, OddHeadDimsAndGroupSizes) {
     pr.mask.sliding_window = 11;
     const auto want = pr.Run(true);
     const double tol = OutputTolerance(pr);
+    SameBits same;
     ForEachTarget([&](int64_t) {
       SCOPED_TRACE(::testing::Message() << "H=" << c.H << " G=" << c.G << " D=" << c.D);
       ExpectMatches(pr, want, tol, "odd shapes");
+      same.Check(pr.Run(false), "odd shapes");
     });
   }
 }
@@ -355,10 +385,12 @@ TEST(AttentionTest, WindowSaliencyMatchesReference) {
       // Each entry sums <= window probabilities, each off by ~eps (1 +
       // |logit|) relative.
       const double tol = 4 * kEps * (1.0 + pr.MaxLogit()) * window;
+      SameBits same;
       ForEachTarget([&](int64_t) {
         std::vector<float> got(8 * n, -1.f);
         WindowSaliency wg{window, got.data()};
         pr.Run(false, &wg);
+        same.Check(got, "window saliency");
         double worst = 0;
         int64_t wi = 0;
         for (int64_t i = 0; i < 8 * n; ++i) {
@@ -401,11 +433,15 @@ TEST(AttentionTest, WindowExtrasMatchReference) {
     pr.Run(true, &wr);
     const double logit_tol = 4 * kEps * (1.0 + pr.MaxLogit());
     const double tol = logit_tol;  // probabilities <= 1 move by ~eps (1 + |logit|)
+    SameBits same_max, same_rows, same_last;
     ForEachTarget([&](int64_t) {
       std::vector<float> got_max(H * n, -1.f), got_rows(H * w * n, -1.f),
           got_last(H * n, 5.f);
       WindowSaliency wg{window, got_max.data(), true, got_rows.data(), got_last.data()};
       pr.Run(false, &wg);
+      same_max.Check(got_max, "max over rows");
+      same_rows.Check(got_rows, "window rows");
+      same_last.Check(got_last, "last logits");
       for (int64_t i = 0; i < H * n; ++i) {
         ASSERT_NEAR(got_max[i], want_max[i], tol) << "max i=" << i;
         if (std::isinf(want_last[i])) {

@@ -36,11 +36,11 @@ Status CapSimdTargets(const std::string& name, const std::string& source);
 Status CapSimdTargetsFromEnv();
 
 // The GEMM behind prefill (matmul.h): f32 dequantises weights to f32 for
-// oneDNN's sgemm (the default without AVX512-VNNI); bf16 uses oneDNN's matmul primitive on bf16
+// oneDNN's sgemm; bf16 uses oneDNN's matmul primitive on bf16
 // operands (f32 accumulation); int8 multiplies 8-bit quantised activations
 // with the quantised weight blocks in integer dot products (quant_gemm.h)
 // where the weight type has a kernel, and uses f32 for every other type (the
-// default with AVX512-VNNI). STRUCTKV_GEMM overrides the default for the
+// default on every CPU). STRUCTKV_GEMM overrides the default for the
 // process (see PrefillGemm):
 //
 //   STRUCTKV_GEMM=f32 build/tools/structkv bench -m model.gguf -n 0

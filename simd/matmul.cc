@@ -79,9 +79,9 @@ bool IntegerGemv(const MatrixRef& w, const float* x, int64_t x_stride,
 
 // int8 prefill: quantises every token's activations to the weights' 8-bit
 // activation type and runs the integer GEMM (quant_gemm.h), which computes
-// each output as the decode GEMV does (to f32 rounding). Returns false
-// (nothing written) where the type has no integer GEMM on this target (SSE4
-// and below) or x is not finite (the float path then propagates nan/inf).
+// each output as the decode GEMV does, bit for bit. Returns false (nothing
+// written) where the type has no integer kernel or x is not finite (the
+// float path then propagates nan/inf).
 bool IntegerGemm(const MatrixRef& w, const float* x, int64_t x_stride,
                  int64_t T, float* y, int64_t y_stride) {
   if (!HasIntegerGemm(w.type)) return false;
@@ -114,15 +114,18 @@ void DequantizedGemmF32(const MatrixRef& w, const float* x, int64_t x_stride,
   // Each thread takes whole panels: it dequantises one into its own buffer
   // (hot in its L2) and multiplies it with a single-threaded sgemm (oneDNN
   // runs on the calling thread inside a parallel region). No barrier
-  // between dequantising and multiplying, and every output column comes
-  // from the same single-threaded call whatever the thread count.
+  // between dequantising and multiplying.
   // Measured on a 2-core AVX-512 Xeon (skv_kernel_bench PrefillMatMul f16 and
   // q6_K, f32): 220 -> 250 GFLOP/s and 195 -> 225 against all threads
-  // dequantising each panel and then multiplying it together. At least two
-  // panels per thread keep the dynamic schedule balanced.
-  const int64_t per_thread = (w.rows + 2 * MaxThreads() - 1) / (2 * MaxThreads());
+  // dequantising each panel and then multiplying it together.
+  // The panel shape depends on the matrix only, never on the thread count:
+  // sgemm's blocking (and so its summation order) follows the shape it is
+  // given, so every output column comes from the same call, with the same
+  // bits, at any thread count. A quarter of the rows (at most the 2 MiB
+  // panel) keeps up to four threads busy on small matrices.
+  const int64_t quarter = (w.rows + 3) / 4;
   const int64_t panel_rows =
-      std::min(PanelRows(w, sizeof(float), kThreadPanelBytes), std::max<int64_t>(16, per_thread));
+      std::min(PanelRows(w, sizeof(float), kThreadPanelBytes), std::max<int64_t>(16, quarter));
   const int64_t panels = (w.rows + panel_rows - 1) / panel_rows;
   const auto* base = static_cast<const uint8_t*>(w.data);
   ParallelForDynamic(panels, [&](int64_t p) {
@@ -198,9 +201,10 @@ GemmType ChoosePrefillGemm() {
                  kGemmEnv);
     return GemmType::kF32;
   }
-  // The default: int8 where the VNNI panel kernels run (about twice sgemm's
-  // rate, quant_gemm.h); the tiled AVX2 kernels are not faster than sgemm.
-  return HasFastIntegerGemm() ? GemmType::kInt8 : GemmType::kF32;
+  // The default: int8 on every target, so that every CPU computes the same
+  // bits (quant_dot.h, "one arithmetic"); where panel kernels run (AVX2 and
+  // better) it is also faster than dequantise + sgemm (docs/benchmarks.md).
+  return GemmType::kInt8;
 }
 
 // For Q4_1 / Q5_1 weights: y += m * (s - f16(d) * sum(q)) summed over each

@@ -2,7 +2,7 @@
 // Small batches (decode) use the quantised GEMV kernels, which read each
 // weight byte once: integer dot products on 8-bit activations where the type
 // has them (quant_dot.h), f32 FMAs otherwise. Larger batches (prefill) use
-// the tiled integer GEMM (quant_gemm.h) for quantised types that have one,
+// the integer GEMM (quant_gemm.h) for quantised types that have one,
 // and otherwise dequantise row panels of W and hand them to oneDNN
 // (onednn_gemm.h): into f32 for sgemm, or into bf16 for its matmul primitive
 // (GemmType, see dispatch.h for the choice and its STRUCTKV_GEMM override).
@@ -37,12 +37,11 @@ void MatMul(const MatrixRef& w, const float* x, int64_t x_stride, int64_t T,
 
 // The prefill GEMM of this process, decided on first use: int8 (integer dot
 // products on 8-bit activations for the quantised types that have a kernel,
-// quant_gemm.h; f32 for all other types) where the CPU has AVX512-VNNI and
-// so the panel kernels, f32 elsewhere; STRUCTKV_GEMM=f32|int8|bf16
+// quant_gemm.h; f32 for all other types) on every CPU, so that AVX-512,
+// AVX2 and older CPUs compute the same bits; STRUCTKV_GEMM=f32|int8|bf16
 // overrides. int8 multiplies the same values llama.cpp's CPU backend does
-// and runs at about twice the dequantise + sgemm rate there; without VNNI
-// its tiled kernels are exact (bit for bit the decode GEMV) but no faster
-// than sgemm, so f32 stays the default. bf16 needs native bf16 dot
+// and runs faster than dequantise + sgemm wherever its panel kernels exist
+// (AVX2 and better; docs/benchmarks.md). bf16 needs native bf16 dot
 // products (HasNativeBF16 in onednn_gemm.h; emulated bf16 is slower than
 // f32).
 // bf16 is opt-in because it loses on both counts measured so far: on an

@@ -14,7 +14,7 @@
 #define HWY_TARGET_INCLUDE "simd/ops.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
-#include "hwy/contrib/math/math-inl.h"
+#include "simd/fixed_math-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace skv {
@@ -22,6 +22,10 @@ namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
 using DF = hn::ScalableTag<float>;
+using fixed::ExpFixed;
+using fixed::FixedAcc;
+using fixed::MulAddFixed;
+using fixed::MulSubFixed;
 using VF = hn::Vec<DF>;
 
 // Upper bound on the lanes of any target (AVX-512: 16 floats), for the
@@ -68,25 +72,24 @@ HWY_INLINE void Map2(const float* a, const float* b, int64_t n, float* out,
 // by an ulp now and then; that moves the norm's scale, and with it every
 // activation that is rounded to 8 bits before the next matmul (measured: a
 // random-weight llama file agreed with llama.cpp to 2e-6 in the logits
-// until the first such flip, then by 0.6). The f64 lanes are summed in
-// another order than ggml's sequential loop, which changes the f64 sum in
-// its last bits only: the f32 mean is the same.
+// until the first such flip, then by 0.6). The f64 sum runs in 8 virtual
+// lanes (fixed_math-inl.h), the same order on every target; it differs
+// from ggml's sequential loop in its last bits only: the f32 mean is the
+// same.
 HWY_INLINE double SumSquaresF64(const float* x, int64_t n) {
-  const hn::ScalableTag<double> dd;
-  const hn::Rebind<float, decltype(dd)> dh;  // as many floats as doubles
-  const int64_t N = hn::Lanes(dd);
-  auto s0 = hn::Zero(dd), s1 = hn::Zero(dd);
+  using DD = hn::CappedTag<double, 8>;
+  const DD dd;
+  const hn::Rebind<float, DD> dh;  // as many floats as doubles
+  constexpr int64_t kW = 8, N = hn::MaxLanes(dd);
+  FixedAcc<kW, DD> acc;
   int64_t i = 0;
-  for (; i + 2 * N <= n; i += 2 * N) {
-    const auto a = hn::LoadU(dh, x + i), b = hn::LoadU(dh, x + i + N);
-    s0 = hn::Add(s0, hn::PromoteTo(dd, hn::Mul(a, a)));
-    s1 = hn::Add(s1, hn::PromoteTo(dd, hn::Mul(b, b)));
+  for (; i + kW <= n; i += kW) {
+    for (int64_t j = 0; j < kW / N; ++j) {
+      const auto a = hn::LoadU(dh, x + i + j * N);
+      acc.Add(j, hn::PromoteTo(dd, hn::Mul(a, a)));
+    }
   }
-  for (; i + N <= n; i += N) {
-    const auto a = hn::LoadU(dh, x + i);
-    s0 = hn::Add(s0, hn::PromoteTo(dd, hn::Mul(a, a)));
-  }
-  double sum = hn::GetLane(hn::SumOfLanes(dd, hn::Add(s0, s1)));
+  double sum = acc.FoldSum();
   for (; i < n; ++i) {
     const float sq = x[i] * x[i];
     sum += static_cast<double>(sq);
@@ -145,13 +148,13 @@ void RopeImpl(float* x, int64_t n_heads, int64_t head_dim, int64_t pos,
       for (; i + N <= half; i += N) {
         const VF a = hn::LoadU(d, x0 + i), b = hn::LoadU(d, x1 + i);
         const VF c = hn::LoadU(d, cs + i), s = hn::LoadU(d, sn + i);
-        hn::StoreU(hn::MulSub(a, c, hn::Mul(b, s)), d, x0 + i);
-        hn::StoreU(hn::MulAdd(a, s, hn::Mul(b, c)), d, x1 + i);
+        hn::StoreU(MulSubFixed(d, a, c, hn::Mul(b, s)), d, x0 + i);
+        hn::StoreU(MulAddFixed(d, a, s, hn::Mul(b, c)), d, x1 + i);
       }
-      for (; i < half; ++i) {
+      for (; i < half; ++i) {  // the vectors' arithmetic, one lane at a time
         const float a = x0[i], b = x1[i];
-        x0[i] = a * cs[i] - b * sn[i];
-        x1[i] = a * sn[i] + b * cs[i];
+        x0[i] = std::fma(a, cs[i], -(b * sn[i]));
+        x1[i] = std::fma(a, sn[i], b * cs[i]);
       }
     }
     return;
@@ -175,14 +178,14 @@ void RopeImpl(float* x, int64_t n_heads, int64_t head_dim, int64_t pos,
     for (; N >= 2 && i + N <= rot; i += N) {
       const VF a = hn::LoadU(d, xh + i);
       const VF sw = hn::Reverse2(d, a);
-      hn::StoreU(hn::MulAdd(a, hn::LoadU(d, c2 + i),
-                            hn::Mul(sw, hn::LoadU(d, s2 + i))),
+      hn::StoreU(MulAddFixed(d, a, hn::LoadU(d, c2 + i),
+                             hn::Mul(sw, hn::LoadU(d, s2 + i))),
                  d, xh + i);
     }
-    for (; i < rot; i += 2) {
+    for (; i < rot; i += 2) {  // the vectors' arithmetic, one pair at a time
       const float a = xh[i], b = xh[i + 1];
-      xh[i] = a * cs[i / 2] - b * sn[i / 2];
-      xh[i + 1] = a * sn[i / 2] + b * cs[i / 2];
+      xh[i] = std::fma(a, cs[i / 2], b * -sn[i / 2]);
+      xh[i + 1] = std::fma(b, cs[i / 2], a * sn[i / 2]);
     }
   }
 }
@@ -190,7 +193,7 @@ void RopeImpl(float* x, int64_t n_heads, int64_t head_dim, int64_t pos,
 void SiluMulImpl(const float* gate, const float* up, int64_t n, float* out) {
   Map2(gate, up, n, out, [](DF d, VF g, VF u) {
     // exp(-g) overflows past 88; clamping keeps silu(g) ~ g * e^g ~ 0 there.
-    const VF e = hn::Exp(d, hn::Min(hn::Neg(g), hn::Set(d, 88.f)));
+    const VF e = ExpFixed(d, hn::Min(hn::Neg(g), hn::Set(d, 88.f)));
     return hn::Mul(hn::Div(g, hn::Add(hn::Set(d, 1.f), e)), u);
   });
 }
@@ -221,45 +224,48 @@ void SoftmaxInPlaceImpl(float* x, int64_t n) {
     for (int64_t k = 0; k < n; ++k) x[k] = 0.f;
     return;
   }
-  const VF vm = hn::Set(d, mx);
-  VF sum = hn::Zero(d);
-  i = 0;
-  for (; i + N <= n; i += N) {
-    const VF e = hn::Exp(d, hn::Sub(hn::LoadU(d, x + i), vm));
-    sum = hn::Add(sum, e);
-    hn::StoreU(e, d, x + i);
+  // The sum in 16 virtual lanes (the same order on every target); the tail
+  // of a partial 16 is zero-filled, exp(-inf) = 0.
+  constexpr int64_t kW = 16;
+  using DW = hn::CappedTag<float, kW>;
+  const DW dw;
+  constexpr int64_t NW = hn::MaxLanes(dw);
+  const hn::Vec<DW> vm = hn::Set(dw, mx);
+  FixedAcc<kW, DW> sum;
+  for (i = 0; i < n; i += kW) {
+    for (int64_t j = 0; j < kW / NW; ++j) {
+      const int64_t at = i + j * NW, left = std::min<int64_t>(NW, n - at);
+      if (left <= 0) break;
+      HWY_ALIGN float buf[kMaxLanes];
+      for (int64_t l = 0; l < NW; ++l) buf[l] = l < left ? x[at + l] : neg_inf;
+      const hn::Vec<DW> e = ExpFixed(dw, hn::Sub(hn::Load(dw, buf), vm));
+      sum.Add(j, e);
+      hn::Store(e, dw, buf);
+      std::memcpy(x + at, buf, static_cast<size_t>(left) * sizeof(float));
+    }
   }
-  if (i < n) {
-    const VF e = hn::Exp(d, hn::Sub(LoadTail(d, x + i, n - i, neg_inf), vm));
-    sum = hn::Add(sum, e);
-    StoreTail(d, e, n - i, x + i);
-  }
-  const float inv = 1.0f / hn::GetLane(hn::SumOfLanes(d, sum));
+  const float inv = 1.0f / sum.FoldSum();
   ScaleInPlaceImpl(x, inv, n);
 }
 
+// Dot product in 64 virtual lanes (four AVX-512 vectors, eight AVX2
+// vectors: enough independent FMA chains), the same bits on every target;
+// the last n % 64 products are added in order after the lanes' sum.
 float DotF32Impl(const float* a, const float* b, int64_t n) {
-  const DF d;
-  const int64_t N = hn::Lanes(d);
-  VF s0 = hn::Zero(d), s1 = hn::Zero(d), s2 = hn::Zero(d), s3 = hn::Zero(d);
+  constexpr int64_t kW = 64;
+  using DW = hn::CappedTag<float, 16>;
+  const DW d;
+  constexpr int64_t NW = hn::MaxLanes(d);
+  FixedAcc<kW, DW> acc;
   int64_t i = 0;
-  for (; i + 4 * N <= n; i += 4 * N) {
-    s0 = hn::MulAdd(hn::LoadU(d, a + i), hn::LoadU(d, b + i), s0);
-    s1 = hn::MulAdd(hn::LoadU(d, a + i + N), hn::LoadU(d, b + i + N), s1);
-    s2 = hn::MulAdd(hn::LoadU(d, a + i + 2 * N), hn::LoadU(d, b + i + 2 * N),
-                    s2);
-    s3 = hn::MulAdd(hn::LoadU(d, a + i + 3 * N), hn::LoadU(d, b + i + 3 * N),
-                    s3);
+  for (; i + kW <= n; i += kW) {
+    for (int64_t j = 0; j < kW / NW; ++j) {
+      acc.MulAdd(j, hn::LoadU(d, a + i + j * NW), hn::LoadU(d, b + i + j * NW));
+    }
   }
-  for (; i + N <= n; i += N) {
-    s0 = hn::MulAdd(hn::LoadU(d, a + i), hn::LoadU(d, b + i), s0);
-  }
-  if (i < n) {
-    s1 = hn::MulAdd(LoadTail(d, a + i, n - i, 0.f),
-                    LoadTail(d, b + i, n - i, 0.f), s1);
-  }
-  const VF s = hn::Add(hn::Add(s0, s1), hn::Add(s2, s3));
-  return hn::GetLane(hn::SumOfLanes(d, s));
+  float sum = acc.FoldSum();
+  for (; i < n; ++i) sum = std::fma(a[i], b[i], sum);
+  return sum;
 }
 
 }  // namespace HWY_NAMESPACE

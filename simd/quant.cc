@@ -13,8 +13,10 @@
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/cache_control.h"
 #include "hwy/highway.h"
+#include "simd/fixed_math-inl.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "base/check.h"
@@ -165,32 +167,28 @@ void F32ToBF16Impl(const float* src, uint16_t* dst, int64_t n) {
 // ---------------------------------------------------------------- plain rows
 
 // Dot of a plain row (f32, f16, bf16) with x; `load` widens N elements.
+// 64 virtual lanes (fixed_math-inl.h: enough independent FMA chains on
+// every target, the same bits on every target); the last n % 64 products
+// are added in order after the lanes' sum.
 template <typename T, class Load>
 HWY_INLINE float DotPlain(const T* w, const float* x, int64_t n, Load load,
                           float (*scalar)(T)) {
   const DF df;
-  const int64_t N = static_cast<int64_t>(hn::Lanes(df));
-  VF acc0 = hn::Zero(df), acc1 = hn::Zero(df), acc2 = hn::Zero(df),
-     acc3 = hn::Zero(df);
+  constexpr int64_t kW = 64, N = hn::MaxLanes(DF());
+  fixed::FixedAcc<kW, DF> acc;
   int64_t i = 0;
-  // Four independent accumulators hide the FMA latency.
-  for (; i + 4 * N <= n; i += 4 * N) {
+  for (; i + kW <= n; i += kW) {
     // Decode streams each weight once: prefetch 2 KiB ahead (a row's end
     // runs into the next row) so one core keeps enough lines in flight;
     // the reason and measurements are at kPrefetchBytes in quant_dot_x86-inl.h.
     const char* ahead = reinterpret_cast<const char*>(w + i) + 2048;
-    for (size_t o = 0; o < 4 * N * sizeof(T); o += 64) hwy::Prefetch(ahead + o);
-    acc0 = hn::MulAdd(load(w + i), hn::LoadU(df, x + i), acc0);
-    acc1 = hn::MulAdd(load(w + i + N), hn::LoadU(df, x + i + N), acc1);
-    acc2 = hn::MulAdd(load(w + i + 2 * N), hn::LoadU(df, x + i + 2 * N), acc2);
-    acc3 = hn::MulAdd(load(w + i + 3 * N), hn::LoadU(df, x + i + 3 * N), acc3);
+    for (size_t o = 0; o < kW * sizeof(T); o += 64) hwy::Prefetch(ahead + o);
+    for (int64_t j = 0; j < kW / N; ++j) {
+      acc.MulAdd(j, load(w + i + j * N), hn::LoadU(df, x + i + j * N));
+    }
   }
-  for (; i + N <= n; i += N) {
-    acc0 = hn::MulAdd(load(w + i), hn::LoadU(df, x + i), acc0);
-  }
-  acc0 = hn::Add(hn::Add(acc0, acc1), hn::Add(acc2, acc3));
-  float sum = hn::GetLane(hn::SumOfLanes(df, acc0));
-  for (; i < n; ++i) sum += scalar(w[i]) * x[i];
+  float sum = acc.FoldSum();
+  for (; i < n; ++i) sum = std::fma(scalar(w[i]), x[i], sum);
   return sum;
 }
 
@@ -211,25 +209,21 @@ HWY_INLINE float DotBF16(const uint16_t* w, const float* x, int64_t n) {
 
 // ---------------------------------------------------------------- sinks
 
-// Multiplies decoded weights into two f32 accumulators (K picks one, so the
-// two halves of a block form independent FMA chains).
+// Multiplies decoded weights into 32 virtual f32 lanes (fixed_math-inl.h):
+// element e of a block goes to lane e % 32, so every target adds the same
+// products in the same order and the sum has the same bits everywhere.
 struct DotSink {
+  static constexpr int64_t kW = 32;
   const float* x;  // [block_size] the block's slice of the input vector
-  VF acc0, acc1;
-  explicit DotSink(const float* x_in)
-      : x(x_in), acc0(hn::Zero(DF())), acc1(hn::Zero(DF())) {}
+  fixed::FixedAcc<kW, DF> acc;
+  explicit DotSink(const float* x_in) : x(x_in) {}
   template <int K>
   HWY_INLINE void Put(int64_t off, VF w) {
-    if (K == 0) {
-      acc0 = hn::MulAdd(w, hn::LoadU(DF(), x + off), acc0);
-    } else {
-      acc1 = hn::MulAdd(w, hn::LoadU(DF(), x + off), acc1);
-    }
+    constexpr int64_t N = hn::MaxLanes(DF());
+    acc.MulAdd(static_cast<size_t>((off % kW) / N), w, hn::LoadU(DF(), x + off));
   }
   HWY_INLINE void Advance(int64_t n) { x += n; }
-  HWY_INLINE float Sum() const {
-    return hn::GetLane(hn::SumOfLanes(DF(), hn::Add(acc0, acc1)));
-  }
+  HWY_INLINE float Sum() { return acc.FoldSum(); }
 };
 
 struct StoreSink {

@@ -1,8 +1,9 @@
 // Highway kernels for the integer dot path (quant_dot.h): weight blocks are
 // unpacked to int16 lanes, multiplied with the widened int8 activations by
-// ReorderWidenMulAccumulate (pmaddwd on x86) into int32 lanes, and each
-// block's lane sums are converted to f32 and scaled by d_w * d_x into f32
-// accumulators. No horizontal sums inside the row loop: one per row.
+// ReorderWidenMulAccumulate (pmaddwd on x86) into int32 lanes; each block's
+// lanes are summed into its exact integer total, which enters the row's f32
+// accumulator through one fused multiply-add (quant_dot.h, "One
+// arithmetic").
 //
 // int16 vectors are capped at 16 lanes so that a vector never straddles the
 // 16-byte runs the block formats pack their codes in (Q4_0's low/high nibble
@@ -88,21 +89,19 @@ struct IntSum {
   HWY_INLINE void Mac(hn::Vec<D16> w, hn::Vec<D16> x) {
     s0 = hn::ReorderWidenMulAccumulate(D32(), w, x, s0, s1);
   }
-  HWY_INLINE hn::Vec<hn::Rebind<float, D32>> Finish() const {
-    return hn::ConvertTo(hn::Rebind<float, D32>(),
-                         hn::RearrangeToOddPlusEven(s0, s1));
+  // The block's exact integer total.
+  HWY_INLINE int32_t Total() const {
+    return hn::GetLane(hn::SumOfLanes(D32(), hn::RearrangeToOddPlusEven(s0, s1)));
   }
 };
 
-// Per-format block dots: add block * d_w * d_x to acc (and K-quant mins to
-// acc_min, which the row subtracts at the end).
+// Per-format block dots: return acc plus the block's terms.
 // Q8_0 blocks are 32 contiguous int8: up to a whole block per vector.
 using DW16 = hn::CappedTag<int16_t, 32>;
 struct Q8_0 {
   static constexpr int kBlock = 32;
-  using DAcc = hn::Rebind<float, hn::Repartition<int32_t, DW16>>;
-  static HWY_INLINE void Block(const uint8_t* wb, const int16_t* xq, float dx,
-                               const int16_t*, hn::Vec<DAcc>& acc, float&) {
+  static HWY_INLINE float Block(const uint8_t* wb, const int16_t* xq, float dx,
+                                const int16_t*, float acc) {
     const int8_t* qs = reinterpret_cast<const int8_t*>(wb + 2);  // [32]
     const DW16 d;
     const size_t N = hn::Lanes(d);
@@ -111,15 +110,14 @@ struct Q8_0 {
       s.Mac(hn::PromoteTo(d, hn::LoadU(hn::Rebind<int8_t, DW16>(), qs + j)),
             LoadX<DW16>(xq + j));
     }
-    acc = hn::MulAdd(s.Finish(), hn::Set(DAcc(), LoadF16(wb) * dx), acc);
+    return FusedBlockTerm(s.Total(), LoadF16(wb) * dx, acc);
   }
 };
 
 struct Q4_0 {
-  using DAcc = DF;
   static constexpr int kBlock = 32;
-  static HWY_INLINE void Block(const uint8_t* wb, const int16_t* xq, float dx,
-                               const int16_t*, VF& acc, float&) {
+  static HWY_INLINE float Block(const uint8_t* wb, const int16_t* xq, float dx,
+                                const int16_t*, float acc) {
     const DI16 d;
     const uint8_t* qs = wb + 2;  // [16] element j low nibble, j+16 high
     const size_t N = hn::Lanes(d);
@@ -130,7 +128,7 @@ struct Q4_0 {
       s.Mac(hn::Sub(hn::And(v, hn::Set(d, 15)), k8), LoadX(xq + j));
       s.Mac(hn::Sub(hn::ShiftRight<4>(v), k8), LoadX(xq + 16 + j));
     }
-    acc = hn::MulAdd(s.Finish(), hn::Set(DF(), LoadF16(wb) * dx), acc);
+    return FusedBlockTerm(s.Total(), LoadF16(wb) * dx, acc);
   }
 };
 
@@ -140,10 +138,9 @@ alignas(64) static constexpr uint16_t kLaneBit[16] = {
     256,   512,   1024,  2048,  4096,  8192,  16384,  32768};
 
 struct Q5_0 {
-  using DAcc = DF;
   static constexpr int kBlock = 32;
-  static HWY_INLINE void Block(const uint8_t* wb, const int16_t* xq, float dx,
-                               const int16_t*, VF& acc, float&) {
+  static HWY_INLINE float Block(const uint8_t* wb, const int16_t* xq, float dx,
+                                const int16_t*, float acc) {
     const DI16 d;
     uint32_t qh;  // bit j is the fifth bit of element j
     std::memcpy(&qh, wb + 2, 4);
@@ -161,7 +158,7 @@ struct Q5_0 {
       s.Mac(hn::Sub(lo, k16), LoadX(xq + j));
       s.Mac(hn::Sub(hi, k16), LoadX(xq + 16 + j));
     }
-    acc = hn::MulAdd(s.Finish(), hn::Set(DF(), LoadF16(wb) * dx), acc);
+    return FusedBlockTerm(s.Total(), LoadF16(wb) * dx, acc);
   }
 };
 
@@ -170,10 +167,9 @@ struct Q5_0 {
 // activations' 16-element sums.
 template <bool kFiveBit>
 struct Q45_K {
-  using DAcc = DF;
   static constexpr int kBlock = 256;
-  static HWY_INLINE void Block(const uint8_t* wb, const int16_t* xq, float dx,
-                               const int16_t* bsums, VF& acc, float& acc_min) {
+  static HWY_INLINE float Block(const uint8_t* wb, const int16_t* xq, float dx,
+                                const int16_t* bsums, float acc) {
     const DI16 d;
     uint8_t sc[8], mn[8];
     quant_internal::UnpackScaleMinK4(wb + 4, sc, mn);
@@ -200,20 +196,19 @@ struct Q45_K {
         s.Mac(hn::Mul(hi, s_hi), LoadX(xq + 64 * g + 32 + j));
       }
     }
-    acc = hn::MulAdd(s.Finish(), hn::Set(DF(), LoadF16(wb) * dx), acc);
     int msum = 0;
     for (int j = 0; j < 8; ++j) msum += mn[j] * (bsums[2 * j] + bsums[2 * j + 1]);
-    acc_min += static_cast<float>(msum) * (LoadF16(wb + 2) * dx);
+    acc = FusedBlockTerm(s.Total(), LoadF16(wb) * dx, acc);
+    return FusedBlockTerm(-msum, LoadF16(wb + 2) * dx, acc);
   }
 };
 
 // Q6_K: 16 sub-blocks of 16 with signed 8-bit scales; codes minus 32 times
 // the scale fit int16 (at most 32 * 128).
 struct Q6_K {
-  using DAcc = DF;
   static constexpr int kBlock = 256;
-  static HWY_INLINE void Block(const uint8_t* wb, const int16_t* xq, float dx,
-                               const int16_t*, VF& acc, float&) {
+  static HWY_INLINE float Block(const uint8_t* wb, const int16_t* xq, float dx,
+                                const int16_t*, float acc) {
     const DI16 d;
     const uint8_t* ql = wb;        // [128] low four bits
     const uint8_t* qh = wb + 128;  // [64] high two bits, four per byte
@@ -243,7 +238,7 @@ struct Q6_K {
       sc += 8;
       xq += 128;
     }
-    acc = hn::MulAdd(s.Finish(), hn::Set(DF(), LoadF16(wb + 208) * dx), acc);
+    return FusedBlockTerm(s.Total(), LoadF16(wb + 208) * dx, acc);
   }
 };
 
@@ -251,30 +246,18 @@ template <class Fmt>
 HWY_NOINLINE void RowsT(const uint8_t* w, int64_t row_bytes, int64_t type_size,
                         const QuantizedActivations& x, float* y, int64_t r0,
                         int64_t r1) {
-  using DAcc = typename Fmt::DAcc;
-  using VAcc = hn::Vec<DAcc>;
-  const DAcc df;
   const int64_t blocks = x.n / Fmt::kBlock;
   const int16_t* xq = x.q16.data();
   const float* xd = x.d.data();
   const int16_t* bsums = x.bsums.data();
   for (int64_t r = r0; r < r1; ++r) {
     const uint8_t* row = w + r * row_bytes;
-    // Two accumulators (even/odd blocks) hide the FMA latency.
-    VAcc acc0 = hn::Zero(df), acc1 = hn::Zero(df);
-    float min0 = 0.f, min1 = 0.f;
-    int64_t b = 0;
-    for (; b + 2 <= blocks; b += 2) {
-      Fmt::Block(row + b * type_size, xq + b * Fmt::kBlock, xd[b],
-                 bsums + b * (Fmt::kBlock / 16), acc0, min0);
-      Fmt::Block(row + (b + 1) * type_size, xq + (b + 1) * Fmt::kBlock,
-                 xd[b + 1], bsums + (b + 1) * (Fmt::kBlock / 16), acc1, min1);
+    float acc = 0.f;
+    for (int64_t b = 0; b < blocks; ++b) {
+      acc = Fmt::Block(row + b * type_size, xq + b * Fmt::kBlock, xd[b],
+                       bsums + b * (Fmt::kBlock / 16), acc);
     }
-    if (b < blocks) {
-      Fmt::Block(row + b * type_size, xq + b * Fmt::kBlock, xd[b],
-                 bsums + b * (Fmt::kBlock / 16), acc0, min0);
-    }
-    y[r] = hn::GetLane(hn::SumOfLanes(df, hn::Add(acc0, acc1))) - (min0 + min1);
+    y[r] = acc;
   }
 }
 
@@ -351,6 +334,13 @@ void MatVecQ8(GgmlType weight_type, const void* w, int64_t row_bytes,
     HWY_DYNAMIC_DISPATCH(MatVecQ8RowsImpl)(weight_type, w, row_bytes, &x, y,
                                            r0, r1);
   });
+}
+
+void MatVecQ8Rows(GgmlType weight_type, const void* w, int64_t row_bytes,
+                  const QuantizedActivations& x, float* y, int64_t r0,
+                  int64_t r1) {
+  CheckArgs(weight_type, x);
+  HWY_DYNAMIC_DISPATCH(MatVecQ8RowsImpl)(weight_type, w, row_bytes, &x, y, r0, r1);
 }
 
 const char* IntegerDotTarget() {

@@ -1,7 +1,9 @@
 // Activation quantisation for the integer dot path and the scalar reference
-// dots (the oracles for the Highway kernels in quant_dot.cc). The reference
-// follows the kernels' structure: exact integer sums per block (or K-quant
-// super-block), scaled by d_w * d_x and accumulated in f32 in block order.
+// dots (the oracles for the Highway kernels in quant_dot.cc and
+// quant_gemm.cc). The reference spells out the one arithmetic every integer
+// kernel follows (quant_dot.h, "One arithmetic"): exact integer sums per
+// block (or K-quant super-block), then one fused multiply-add per block into
+// a single f32 accumulator, in block order.
 #include <cmath>
 #include <cstring>
 
@@ -176,7 +178,6 @@ float DotQ8Ref(GgmlType weight_type, const void* row,
   const int64_t blocks = x.n / t.block_size;
   int wq[256];  // [block_size] integer weights of one block
   float acc = 0.f;
-  float acc_min = 0.f;  // K-quant mins, subtracted at the end
   for (int64_t b = 0; b < blocks; ++b) {
     const uint8_t* wb = w + b * t.type_size;
     const int8_t* xq = x.q.data() + b * t.block_size;
@@ -188,7 +189,7 @@ float DotQ8Ref(GgmlType weight_type, const void* row,
         if (weight_type == GgmlType::kQ4_0) UnpackQ4_0(wb, wq);
         if (weight_type == GgmlType::kQ5_0) UnpackQ5_0(wb, wq);
         if (weight_type == GgmlType::kQ8_0) UnpackQ8_0(wb, wq);
-        acc += static_cast<float>(Dot(wq, xq, 32)) * (LoadF16(wb) * dx);
+        acc = FusedBlockTerm(Dot(wq, xq, 32), LoadF16(wb) * dx, acc);
         break;
       }
       case GgmlType::kQ4_K:
@@ -203,8 +204,8 @@ float DotQ8Ref(GgmlType weight_type, const void* row,
           isum += sc[j] * Dot(wq + 32 * j, xq + 32 * j, 32);
           msum += mn[j] * (bs[2 * j] + bs[2 * j + 1]);
         }
-        acc += static_cast<float>(isum) * (LoadF16(wb) * dx);
-        acc_min += static_cast<float>(msum) * (LoadF16(wb + 2) * dx);
+        acc = FusedBlockTerm(isum, LoadF16(wb) * dx, acc);
+        acc = FusedBlockTerm(-msum, LoadF16(wb + 2) * dx, acc);
         break;
       }
       case GgmlType::kQ6_K: {
@@ -212,14 +213,14 @@ float DotQ8Ref(GgmlType weight_type, const void* row,
         const int8_t* sc = reinterpret_cast<const int8_t*>(wb + 192);  // [16]
         int isum = 0;
         for (int j = 0; j < 16; ++j) isum += sc[j] * Dot(wq + 16 * j, xq + 16 * j, 16);
-        acc += static_cast<float>(isum) * (LoadF16(wb + 208) * dx);
+        acc = FusedBlockTerm(isum, LoadF16(wb + 208) * dx, acc);
         break;
       }
       default:
         SKV_CHECK(false);
     }
   }
-  return acc - acc_min;
+  return acc;
 }
 
 }  // namespace skv

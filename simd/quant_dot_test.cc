@@ -26,6 +26,8 @@
 namespace skv {
 namespace {
 
+bool SameBits(float a, float b) { return std::memcmp(&a, &b, sizeof(float)) == 0; }
+
 constexpr float kEps = 1.1920929e-07f;  // f32 machine epsilon
 
 
@@ -217,8 +219,10 @@ TEST(QuantDotTest, KernelsMatchReferenceOnEveryTarget) {
           const uint8_t* row = w.data() + r * rb;
           const float tol = Tolerance(type, row, xr.data(), n);
           const float ref = DotQ8Ref(type, row, q);
-          EXPECT_NEAR(y[r], ref, tol) << "n=" << n << " row " << r;
-          EXPECT_NEAR(DotQ8(type, row, q), ref, tol);
+          // One arithmetic (quant_dot.h): the reference's bits exactly.
+          EXPECT_TRUE(SameBits(y[r], ref)) << "n=" << n << " row " << r << ": "
+                                           << y[r] << " vs " << ref;
+          EXPECT_TRUE(SameBits(DotQ8(type, row, q), ref));
           EXPECT_NEAR(y[r], DotRowRef(type, row, xr.data(), n), tol);
         }
       });
@@ -248,6 +252,7 @@ TEST(QuantDotTest, SmallBlockTypesOnOddBlockCounts) {
           EXPECT_NEAR(y[r], DotRowRef(type, row, xr.data(), n),
                       Tolerance(type, row, xr.data(), n))
               << "n=" << n << " row " << r;
+          EXPECT_TRUE(SameBits(y[r], DotQ8Ref(type, row, q))) << "n=" << n << " row " << r;
         }
       });
     }
@@ -293,9 +298,8 @@ TEST(QuantDotTest, ExtremeCodesDoNotSaturate) {
       MatVecQ8(type, w.data(), rb, q, y.data(), rows);
       for (int64_t r = 0; r < rows; ++r) {
         const uint8_t* row = w.data() + r * rb;
-        EXPECT_NEAR(y[r], DotQ8Ref(type, row, q),
-                    Tolerance(type, row, xr.data(), n))
-            << "row " << r;
+        EXPECT_TRUE(SameBits(y[r], DotQ8Ref(type, row, q)))
+            << "row " << r << ": " << y[r] << " vs " << DotQ8Ref(type, row, q);
       }
     });
   }
@@ -312,12 +316,14 @@ TEST(QuantDotTest, MatVecQ8IndependentOfThreadCount) {
     const std::vector<float> x = RandomVector(n, rng);
     QuantizedActivations q;
     QuantizeActivations(type, x.data(), n, &q);
-    std::vector<float> y1(rows), y3(rows);  // [rows]
+    std::vector<float> y1(rows), yt(rows);  // [rows]
     SetThreads(1);
     MatVecQ8(type, w.data(), rb, q, y1.data(), rows);
-    SetThreads(3);
-    MatVecQ8(type, w.data(), rb, q, y3.data(), rows);
-    EXPECT_EQ(0, std::memcmp(y1.data(), y3.data(), rows * sizeof(float)));
+    for (int threads : {2, 3, 4}) {
+      SetThreads(threads);
+      MatVecQ8(type, w.data(), rb, q, yt.data(), rows);
+      EXPECT_EQ(0, std::memcmp(y1.data(), yt.data(), rows * sizeof(float))) << threads;
+    }
   }
   SetThreads(saved);
 }

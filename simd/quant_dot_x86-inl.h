@@ -8,7 +8,10 @@
 // sub-block scale as pmaddwd's second operand, so a scale costs nothing
 // extra. On AVX3_DL, vpdpbusd does both steps for the 32-element block types.
 // Every int32 lane sum is exact; per block (or super-block) the lanes are
-// converted to f32 once and scaled by d_w * d_x.
+// summed into the block's integer total, which enters the row's single f32
+// accumulator through one fused multiply-add (quant_dot.h, "One
+// arithmetic"). 32-element blocks are reduced eight at a time, so the
+// horizontal sums cost about one instruction per block.
 //
 // pmaddubsw saturates its int16 pair sums: every code fed to it is at most
 // 128 in magnitude and |x| <= 127 (the Q8 quantisers' range), so a pair sum
@@ -170,45 +173,63 @@ struct X5_0 {  // codes w + 16; qh bit j is the fifth bit of element j
   }
 };
 
+// Lane i of the result is the sum of v[i]'s eight int32 lanes (exact).
+HWY_INLINE V32 LaneSums8(const V32* v) {
+  const __m256i a01 = _mm256_hadd_epi32(v[0].raw, v[1].raw);
+  const __m256i a23 = _mm256_hadd_epi32(v[2].raw, v[3].raw);
+  const __m256i a45 = _mm256_hadd_epi32(v[4].raw, v[5].raw);
+  const __m256i a67 = _mm256_hadd_epi32(v[6].raw, v[7].raw);
+  // Per 128-bit half: [v0, v1, v2, v3] (lanes 0-3 / 4-7 of each).
+  const __m256i b0123 = _mm256_hadd_epi32(a01, a23);
+  const __m256i b4567 = _mm256_hadd_epi32(a45, a67);
+  const __m256i lo = _mm256_permute2x128_si256(b0123, b4567, 0x20);
+  const __m256i hi = _mm256_permute2x128_si256(b0123, b4567, 0x31);
+  return V32{_mm256_add_epi32(lo, hi)};
+}
+
+HWY_INLINE int32_t LaneSum(V32 v) {
+  return hn::GetLane(hn::SumOfLanes(D32(), v));
+}
+
 template <class Fmt>
 HWY_NOINLINE void Rows32(const uint8_t* w, int64_t row_bytes, int64_t type_size,
                          const QuantizedActivations& x, float* y, int64_t r0,
                          int64_t r1) {
-  const DF df;
   const int64_t blocks = x.n / 32;
   const int8_t* xq = x.q.data();
   const float* xd = x.d.data();
   const int32_t* bias4 = x.bias4.data();  // [n / 4]
   for (int64_t r = r0; r < r1; ++r) {
     const uint8_t* row = w + r * row_bytes;
-    // Two accumulators (even/odd blocks) hide the FMA latency.
-    VF acc0 = hn::Zero(df), acc1 = hn::Zero(df);
+    float acc = 0.f;
     int64_t b = 0;
-    for (; b + 2 <= blocks; b += 2) {
-      const uint8_t* b0 = row + b * type_size;
-      const uint8_t* b1 = b0 + type_size;
-      hwy::Prefetch(b0 + kPrefetchBytes);  // about one line per block pair
-      const V32 i0 = Fmt::Ints(b0, xq + 32 * b, bias4 + 8 * b);
-      const V32 i1 = Fmt::Ints(b1, xq + 32 * b + 32, bias4 + 8 * b + 8);
-      acc0 = hn::MulAdd(hn::ConvertTo(df, i0), hn::Set(df, Half(b0) * xd[b]), acc0);
-      acc1 = hn::MulAdd(hn::ConvertTo(df, i1), hn::Set(df, Half(b1) * xd[b + 1]),
-                        acc1);
+    for (; b + 8 <= blocks; b += 8) {
+      V32 ints[8];
+      float scale[8];
+      for (int k = 0; k < 8; ++k) {
+        const uint8_t* bk = row + (b + k) * type_size;
+        if (k % 2 == 0) hwy::Prefetch(bk + kPrefetchBytes);  // ~a line per pair
+        ints[k] = Fmt::Ints(bk, xq + 32 * (b + k), bias4 + 8 * (b + k));
+        scale[k] = Half(bk) * xd[b + k];
+      }
+      alignas(32) int32_t sums[8];
+      hn::Store(LaneSums8(ints), D32(), sums);
+      for (int k = 0; k < 8; ++k) acc = FusedBlockTerm(sums[k], scale[k], acc);
     }
-    if (b < blocks) {
-      const uint8_t* b0 = row + b * type_size;
-      const V32 i0 = Fmt::Ints(b0, xq + 32 * b, bias4 + 8 * b);
-      acc0 = hn::MulAdd(hn::ConvertTo(df, i0), hn::Set(df, Half(b0) * xd[b]), acc0);
+    for (; b < blocks; ++b) {
+      const uint8_t* bk = row + b * type_size;
+      const V32 ints = Fmt::Ints(bk, xq + 32 * b, bias4 + 8 * b);
+      acc = FusedBlockTerm(LaneSum(ints), Half(bk) * xd[b], acc);
     }
-    y[r] = hn::GetLane(hn::SumOfLanes(df, hn::Add(acc0, acc1)));
+    y[r] = acc;
   }
 }
 
 // ---------------------------------------------------------------- K-quants
 //
 // Q4_K / Q5_K / Q6_K against Q8_K activations (256 per super-block, f32
-// scale, sums of each 16 activations in x.bsums). Block() adds the
-// super-block's dot to acc, and the Q4_K / Q5_K mins term to acc_min, which
-// the row subtracts at the end.
+// scale, sums of each 16 activations in x.bsums). Block() returns acc plus
+// the super-block's terms (quant_dot.h, "One arithmetic").
 
 // Q4_K / Q5_K scales: 12 bytes -> 8 six-bit scales and 8 six-bit mins, four
 // at a time in 32-bit words (same layout as UnpackScaleMinK4).
@@ -233,9 +254,8 @@ HWY_INLINE void ScalesMinsK4(const uint8_t* p, uint8_t* sc, uint8_t* mn) {
 // the fifth bits of element l of those sub-blocks.
 template <bool kFiveBit>
 struct X45_K {
-  static HWY_INLINE void Block(const uint8_t* wb, const int8_t* xq,
-                               const int16_t* bsums, float dx, VF& acc,
-                               float& acc_min) {
+  static HWY_INLINE float Block(const uint8_t* wb, const int8_t* xq,
+                                const int16_t* bsums, float dx, float acc) {
     const D8 d8;
     uint8_t sc[8], mn[8];
     ScalesMinsK4(wb + 4, sc, mn);
@@ -259,10 +279,10 @@ struct X45_K {
       isum = hn::Add(isum, MulPairs16(p_lo, hn::Set(D16(), sc[2 * g])));
       isum = hn::Add(isum, MulPairs16(p_hi, hn::Set(D16(), sc[2 * g + 1])));
     }
-    acc = hn::MulAdd(hn::ConvertTo(DF(), isum), hn::Set(DF(), Half(wb) * dx), acc);
     int msum = 0;
     for (int j = 0; j < 8; ++j) msum += mn[j] * (bsums[2 * j] + bsums[2 * j + 1]);
-    acc_min += static_cast<float>(msum) * (Half(wb + 2) * dx);
+    acc = FusedBlockTerm(LaneSum(isum), Half(wb) * dx, acc);
+    return FusedBlockTerm(-msum, Half(wb + 2) * dx, acc);
   }
 };
 
@@ -285,8 +305,8 @@ constexpr Q6ScaleIndex kQ6ScaleIndex;
 // Q6_K: codes q + 32 in [0, 63] (4 low bits from ql, 2 high from qh), signed
 // 8-bit scales per 16 elements; the +32 is removed with the activation sums.
 struct X6_K {
-  static HWY_INLINE void Block(const uint8_t* wb, const int8_t* xq,
-                               const int16_t* bsums, float dx, VF& acc, float&) {
+  static HWY_INLINE float Block(const uint8_t* wb, const int8_t* xq,
+                                const int16_t* bsums, float dx, float acc) {
     const D8 d8;
     const DU16 du16;
     const int8_t* sc = reinterpret_cast<const int8_t*>(wb + 192);  // [16]
@@ -321,8 +341,7 @@ struct X6_K {
     const V16 sc16 = hn::PromoteTo(D16(), hn::LoadU(hn::Full128<int8_t>(), sc));
     const V32 corr = MulPairs16(sc16, hn::LoadU(D16(), bsums));
     isum = hn::Sub(isum, hn::ShiftLeft<5>(corr));
-    acc = hn::MulAdd(hn::ConvertTo(DF(), isum), hn::Set(DF(), Half(wb + 208) * dx),
-                     acc);
+    return FusedBlockTerm(LaneSum(isum), Half(wb + 208) * dx, acc);
   }
 };
 
@@ -330,29 +349,19 @@ template <class Fmt>
 HWY_NOINLINE void Rows256(const uint8_t* w, int64_t row_bytes,
                           int64_t type_size, const QuantizedActivations& x,
                           float* y, int64_t r0, int64_t r1) {
-  const DF df;
   const int64_t blocks = x.n / 256;
   const int8_t* xq = x.q.data();
   const float* xd = x.d.data();
   const int16_t* bsums = x.bsums.data();  // [n / 16]
   for (int64_t r = r0; r < r1; ++r) {
     const uint8_t* row = w + r * row_bytes;
-    VF acc0 = hn::Zero(df), acc1 = hn::Zero(df);
-    float min0 = 0.f, min1 = 0.f;
-    int64_t b = 0;
-    for (; b + 2 <= blocks; b += 2) {
+    float acc = 0.f;
+    for (int64_t b = 0; b < blocks; ++b) {
       const uint8_t* ahead = row + b * type_size + kPrefetchBytes;
-      for (int64_t o = 0; o < 2 * type_size; o += 64) hwy::Prefetch(ahead + o);
-      Fmt::Block(row + b * type_size, xq + 256 * b, bsums + 16 * b, xd[b], acc0,
-                 min0);
-      Fmt::Block(row + (b + 1) * type_size, xq + 256 * (b + 1),
-                 bsums + 16 * (b + 1), xd[b + 1], acc1, min1);
+      for (int64_t o = 0; o < type_size; o += 64) hwy::Prefetch(ahead + o);
+      acc = Fmt::Block(row + b * type_size, xq + 256 * b, bsums + 16 * b, xd[b], acc);
     }
-    if (b < blocks) {
-      Fmt::Block(row + b * type_size, xq + 256 * b, bsums + 16 * b, xd[b], acc0,
-                 min0);
-    }
-    y[r] = hn::GetLane(hn::SumOfLanes(df, hn::Add(acc0, acc1))) - (min0 + min1);
+    y[r] = acc;
   }
 }
 

@@ -1,8 +1,10 @@
-// Tiled integer GEMM (quant_gemm.h). The per-target kernels live in
-// quant_gemm_x86-inl.h (AVX2 and better); this file compiles them for every
-// Highway target, dispatches once per row range, and splits the work:
-// tokens in chunks whose activations stay in L2, and within a chunk row
-// ranges across threads.
+// Integer prefill GEMM (quant_gemm.h). The per-target kernels live in
+// quant_gemm_vnni-inl.h (AVX-512 with VNNI: 16-row panels) and
+// quant_gemm_avx2-inl.h (AVX2 and AVX-512 without VNNI: 8-row panels), both
+// on the repacked panels of quant_gemm_panel-inl.h; this file compiles them
+// for every Highway target and splits the work: panels of rows across
+// threads, all tokens of the call per panel. Targets without either family
+// (SSE4 and below) run MatVecQ8 per token, which computes the same bits.
 #ifndef HWY_WANT_AVX3_DL
 #define HWY_WANT_AVX3_DL  // compile the VNNI target, as quant_dot.cc does
 #endif
@@ -22,58 +24,46 @@
 #include "simd/quant_gemm.h"
 
 #include "simd/quant_dot_x86-inl.h"
-#include "simd/quant_gemm_x86-inl.h"
+#include "simd/quant_gemm_panel-inl.h"
 #include "simd/quant_gemm_vnni-inl.h"
+#include "simd/quant_gemm_avx2-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace skv {
 namespace HWY_NAMESPACE {
 
-// Whether this target has the tiled kernels (MatMulQ8 otherwise runs
-// MatVecQ8 per token).
-bool HasTiledImpl() { return SKV_QUANT_DOT_X86 != 0; }
-
-// Rows [r0, r1) of y for tokens [t0, t1).
-void GemmRowsImpl(GgmlType type, const void* w, int64_t row_bytes,
-                  const QuantizedActivations* x, int64_t t0, int64_t t1,
-                  float* y, int64_t y_stride, int64_t r0, int64_t r1) {
-#if SKV_QUANT_DOT_X86
-  const uint8_t* wb = static_cast<const uint8_t*>(w);
-  const int64_t ts = GetGgmlType(type).type_size;
-  switch (type) {
-    case GgmlType::kQ8_0: return x86::GemmRows<x86::G8_0, false>(wb, row_bytes, ts, x, t0, t1, y, y_stride, r0, r1);
-    case GgmlType::kQ4_0: return x86::GemmRows<x86::G4_0, false>(wb, row_bytes, ts, x, t0, t1, y, y_stride, r0, r1);
-    case GgmlType::kQ5_0: return x86::GemmRows<x86::G5_0, false>(wb, row_bytes, ts, x, t0, t1, y, y_stride, r0, r1);
-    case GgmlType::kQ4_K: return x86::GemmRows<x86::G45_K<false>, true>(wb, row_bytes, ts, x, t0, t1, y, y_stride, r0, r1);
-    case GgmlType::kQ5_K: return x86::GemmRows<x86::G45_K<true>, true>(wb, row_bytes, ts, x, t0, t1, y, y_stride, r0, r1);
-    case GgmlType::kQ6_K: return x86::GemmRows<x86::G6_K, true>(wb, row_bytes, ts, x, t0, t1, y, y_stride, r0, r1);
-    default: break;
-  }
+// Rows per panel of this target's panel kernels; 0 where it has none.
+int PanelRowsImpl() {
+#if SKV_QUANT_GEMM_VNNI
+  return vnni::kPanelRows;
+#elif SKV_QUANT_GEMM_AVX2
+  return avx2::kPanelRows;
 #else
-  (void)w, (void)row_bytes, (void)x, (void)t0, (void)t1, (void)y;
-  (void)y_stride, (void)r0, (void)r1;
+  return 0;
 #endif
-  SKV_CHECK(false && "GemmRowsImpl: no tiled kernel for this type/target");
 }
 
-// Whether this target has the repacked-panel kernels (quant_gemm_vnni-inl.h).
-bool HasPanelImpl() { return SKV_QUANT_GEMM_VNNI != 0; }
+#if SKV_QUANT_GEMM_VNNI
+using PanelKernels = vnni::Kernels;
+#elif SKV_QUANT_GEMM_AVX2
+using PanelKernels = avx2::Kernels;
+#endif
 
-// Panels [g0, g1) of 16 rows for all T tokens; bias32 as in
-// vnni::Kernel32 (32-block types only).
+// Panels [g0, g1) of PanelRowsImpl() rows for all T tokens; bias32 as in
+// panel::GemmPanels (32-block types only).
 void GemmPanelsImpl(GgmlType type, const void* w, int64_t row_bytes,
                     const QuantizedActivations* x, int64_t T,
                     const int32_t* bias32, float* y, int64_t y_stride,
                     int64_t rows, int64_t g0, int64_t g1) {
-#if SKV_QUANT_GEMM_VNNI
+#if SKV_QUANT_GEMM_VNNI || SKV_QUANT_GEMM_AVX2
   const uint8_t* wb = static_cast<const uint8_t*>(w);
   switch (type) {
-    case GgmlType::kQ8_0: return vnni::GemmPanels<GgmlType::kQ8_0>(wb, row_bytes, x, T, bias32, y, y_stride, rows, g0, g1);
-    case GgmlType::kQ4_0: return vnni::GemmPanels<GgmlType::kQ4_0>(wb, row_bytes, x, T, bias32, y, y_stride, rows, g0, g1);
-    case GgmlType::kQ5_0: return vnni::GemmPanels<GgmlType::kQ5_0>(wb, row_bytes, x, T, bias32, y, y_stride, rows, g0, g1);
-    case GgmlType::kQ4_K: return vnni::GemmPanels<GgmlType::kQ4_K>(wb, row_bytes, x, T, bias32, y, y_stride, rows, g0, g1);
-    case GgmlType::kQ5_K: return vnni::GemmPanels<GgmlType::kQ5_K>(wb, row_bytes, x, T, bias32, y, y_stride, rows, g0, g1);
-    case GgmlType::kQ6_K: return vnni::GemmPanels<GgmlType::kQ6_K>(wb, row_bytes, x, T, bias32, y, y_stride, rows, g0, g1);
+    case GgmlType::kQ8_0: return panel::GemmPanels<PanelKernels, GgmlType::kQ8_0>(wb, row_bytes, x, T, bias32, y, y_stride, rows, g0, g1);
+    case GgmlType::kQ4_0: return panel::GemmPanels<PanelKernels, GgmlType::kQ4_0>(wb, row_bytes, x, T, bias32, y, y_stride, rows, g0, g1);
+    case GgmlType::kQ5_0: return panel::GemmPanels<PanelKernels, GgmlType::kQ5_0>(wb, row_bytes, x, T, bias32, y, y_stride, rows, g0, g1);
+    case GgmlType::kQ4_K: return panel::GemmPanels<PanelKernels, GgmlType::kQ4_K>(wb, row_bytes, x, T, bias32, y, y_stride, rows, g0, g1);
+    case GgmlType::kQ5_K: return panel::GemmPanels<PanelKernels, GgmlType::kQ5_K>(wb, row_bytes, x, T, bias32, y, y_stride, rows, g0, g1);
+    case GgmlType::kQ6_K: return panel::GemmPanels<PanelKernels, GgmlType::kQ6_K>(wb, row_bytes, x, T, bias32, y, y_stride, rows, g0, g1);
     default: break;
   }
 #else
@@ -91,26 +81,28 @@ HWY_AFTER_NAMESPACE();
 #if HWY_ONCE
 namespace skv {
 
-HWY_EXPORT(HasTiledImpl);
-HWY_EXPORT(GemmRowsImpl);
-HWY_EXPORT(HasPanelImpl);
+HWY_EXPORT(PanelRowsImpl);
 HWY_EXPORT(GemmPanelsImpl);
 
-bool HasIntegerGemm(GgmlType weight_type) {
-  return HasIntegerDot(weight_type) && HWY_DYNAMIC_DISPATCH(HasTiledImpl)();
-}
+bool HasIntegerGemm(GgmlType weight_type) { return HasIntegerDot(weight_type); }
 
-bool HasFastIntegerGemm() { return HWY_DYNAMIC_DISPATCH(HasPanelImpl)(); }
+bool HasPanelGemm() { return HWY_DYNAMIC_DISPATCH(PanelRowsImpl)() > 0; }
 
 void MatMulQ8(GgmlType weight_type, const void* w, int64_t row_bytes,
               const QuantizedActivations* x, int64_t T, float* y,
               int64_t y_stride, int64_t rows) {
   SKV_CHECK(T >= 0 && rows >= 0 && (T <= 1 || y_stride >= rows));
   if (T == 0 || rows == 0) return;
-  if (!HasIntegerGemm(weight_type)) {
-    for (int64_t t = 0; t < T; ++t) {
-      MatVecQ8(weight_type, w, row_bytes, x[t], y + t * y_stride, rows);
-    }
+  const int panel_rows = HWY_DYNAMIC_DISPATCH(PanelRowsImpl)();
+  if (panel_rows == 0) {
+    // Row ranges of ~64 KiB stay in cache while every token passes them.
+    const int64_t grain =
+        std::max<int64_t>(1, (64 << 10) / std::max<int64_t>(row_bytes, 1));
+    ParallelRanges(rows, grain, [&](int64_t r0, int64_t r1) {
+      for (int64_t t = 0; t < T; ++t) {
+        MatVecQ8Rows(weight_type, w, row_bytes, x[t], y + t * y_stride, r0, r1);
+      }
+    });
     return;
   }
   const int64_t n = x[0].n;
@@ -121,47 +113,27 @@ void MatMulQ8(GgmlType weight_type, const void* w, int64_t row_bytes,
     SKV_CHECK(x[t].type == ActivationType(weight_type) && x[t].n == n &&
               x[t].finite);
   }
-  if (HasFastIntegerGemm()) {
-    // -offset * (sum of each block's 32 activation codes), from bias4.
-    std::vector<int32_t> bias32;  // [T][n / 32], 32-block types only
-    if (GetGgmlType(weight_type).block_size == 32) {
-      const int64_t nb = n / 32;
-      bias32.resize(T * nb);
-      for (int64_t t = 0; t < T; ++t) {
-        const int32_t* b4 = x[t].bias4.data();
-        for (int64_t b = 0; b < nb; ++b) {
-          int32_t s = 0;
-          for (int i = 0; i < 8; ++i) s += b4[8 * b + i];
-          bias32[t * nb + b] = s;
-        }
+  // -offset * (sum of each block's 32 activation codes), from bias4.
+  std::vector<int32_t> bias32;  // [T][n / 32], 32-block types only
+  if (GetGgmlType(weight_type).block_size == 32) {
+    const int64_t nb = n / 32;
+    bias32.resize(T * nb);
+    for (int64_t t = 0; t < T; ++t) {
+      const int32_t* b4 = x[t].bias4.data();
+      for (int64_t b = 0; b < nb; ++b) {
+        int32_t s = 0;
+        for (int i = 0; i < 8; ++i) s += b4[8 * b + i];
+        bias32[t * nb + b] = s;
       }
     }
-    const int64_t groups = (rows + 15) / 16;
-    ParallelRanges(groups, 1, [&](int64_t g0, int64_t g1) {
-      HWY_DYNAMIC_DISPATCH(GemmPanelsImpl)(weight_type, w, row_bytes, x, T,
-                                           bias32.data(), y, y_stride, rows,
-                                           g0, g1);
-    });
-    return;
   }
-  // Token chunks: a chunk's activations (int8 codes plus Q8_0's bias4 or
-  // Q8_K's bsums, about 2 bytes per element) stay in each core's L2 while
-  // every row tile streams past them, so weights are read from memory
-  // T / chunk times. Multiples of the tile's 4 tokens.
-  constexpr int64_t kChunkBytes = 512 << 10;
-  const int64_t chunk =
-      std::clamp<int64_t>((kChunkBytes / (2 * n)) / 4 * 4, 4, 256);
-  // Row ranges of two-row tiles; a few thousand multiply-adds per range
-  // amortise the scheduling.
-  const int64_t pairs = (rows + 1) / 2;
-  for (int64_t t0 = 0; t0 < T; t0 += chunk) {
-    const int64_t t1 = std::min(T, t0 + chunk);
-    ParallelRanges(pairs, 4, [&](int64_t p0, int64_t p1) {
-      HWY_DYNAMIC_DISPATCH(GemmRowsImpl)(weight_type, w, row_bytes, x, t0, t1,
-                                         y, y_stride, 2 * p0,
-                                         std::min(rows, 2 * p1));
-    });
-  }
+  // Panels are split over outputs only: each output comes from one panel
+  // and one thread, whatever the thread count.
+  const int64_t groups = (rows + panel_rows - 1) / panel_rows;
+  ParallelRanges(groups, 1, [&](int64_t g0, int64_t g1) {
+    HWY_DYNAMIC_DISPATCH(GemmPanelsImpl)(weight_type, w, row_bytes, x, T,
+                                         bias32.data(), y, y_stride, rows, g0, g1);
+  });
 }
 
 }  // namespace skv

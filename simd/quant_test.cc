@@ -468,6 +468,32 @@ TEST(QuantTest, MatVecIndependentOfThreadCountAndStride) {
   }
 }
 
+// The float path (dequantise and multiply: every type without an integer
+// kernel, and all types through DotRow / MatVec on f32 activations) gives
+// the same bits on every target (simd/fixed_math-inl.h).
+TEST(QuantTest, FloatPathSameBitsOnEveryTarget) {
+  std::mt19937 rng(10);
+  for (GgmlType type : kComputable) {
+    SCOPED_TRACE(GgmlTypeName(type));
+    const int64_t bs = GetGgmlType(type).block_size;
+    for (int64_t n : bs == 1 ? std::vector<int64_t>{17, 64, 130, 1031}
+                             : std::vector<int64_t>{bs, 3 * bs, 8 * bs}) {
+      const int64_t rows = 5, rb = GgmlRowBytes(type, n);
+      const std::vector<uint8_t> w = RandomRows(type, rows, n, rng);
+      const std::vector<float> x = RandomVector(n, rng);
+      std::vector<float> first;
+      ForEachTarget([&] {
+        std::vector<float> y(rows);  // [rows]
+        MatVec(type, w.data(), rb, x.data(), n, y.data(), rows);
+        for (int64_t r = 0; r < rows; ++r) y.push_back(DotRow(type, w.data() + r * rb, x.data(), n));
+        if (first.empty()) first = y;
+        ExpectSameFloats("not the first target's bits", y.data(), first.data(),
+                         static_cast<int64_t>(y.size()));
+      });
+    }
+  }
+}
+
 TEST(QuantTest, ActiveTargetIsNamed) {
   const std::string name = ActiveSimdTarget();
   EXPECT_FALSE(name.empty());
