@@ -65,8 +65,12 @@ constexpr int64_t kMaxCachedScores = int64_t{1} << 20;
 
 inline int64_t RoundUp(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
-// exp(x) with x <= 0 (0 for -inf), the same bits on every target.
-HWY_INLINE VF ExpNeg(DF d, VF x) { return fixed::ExpFixed(d, x); }
+// exp(x) with x <= 0, the same bits on every target. ExpFixed converts its
+// argument to int first, so -inf (a masked score) is clamped out of harm's
+// way; below -104 the result is 0 anyway.
+HWY_INLINE VF ExpNeg(DF d, VF x) {
+  return fixed::ExpFixed(d, hn::Max(x, hn::Set(d, -120.f)));
+}
 
 // a * b + c rounded once on every target (fixed_math-inl.h). Every
 // accumulation below runs along one lane (a row or a head_dim component),

@@ -6,7 +6,8 @@
 //     scalar target (no FMA instruction) round it twice. MulAddFixed rounds
 //     once everywhere (std::fma, lane by lane, where there is no FMA
 //     instruction: correct, slower, and only on pre-2013 CPUs), and ExpFixed
-//     / TanhFixed are built on it (Highway's Exp uses the target's MulAdd).
+//     / TanhFixed are built on it (Highway's Exp uses the target's MulAdd,
+//     which SSE4 rounds twice).
 //   - reductions across lanes: a sum accumulated in N-lane vectors and then
 //     reduced depends on N. FixedAcc accumulates in W virtual lanes (W / N
 //     vectors of the target) and FoldSum reduces them in one tree (lanes W/2
@@ -62,49 +63,55 @@ HWY_INLINE hn::Vec<D> MulAddFixed(D d, hn::Vec<D> a, hn::Vec<D> b, hn::Vec<D> c)
 // c - a * b rounded once.
 template <class D>
 HWY_INLINE hn::Vec<D> NegMulAddFixed(D d, hn::Vec<D> a, hn::Vec<D> b, hn::Vec<D> c) {
+#if HWY_NATIVE_FMA
+  return hn::NegMulAdd(a, b, c);
+#else
   return MulAddFixed(d, hn::Neg(a), b, c);
+#endif
 }
 
 // a * b - c rounded once.
 template <class D>
 HWY_INLINE hn::Vec<D> MulSubFixed(D d, hn::Vec<D> a, hn::Vec<D> b, hn::Vec<D> c) {
+#if HWY_NATIVE_FMA
+  return hn::MulSub(a, b, c);
+#else
   return MulAddFixed(d, a, b, hn::Neg(c));
+#endif
 }
 
-// e^x for f32 lanes, the same bits on every target; relative error about
-// 2 ulp. Cody-Waite reduction x = k ln2 + r with |r| <= ln2 / 2, a degree-6
-// polynomial for e^r (Cephes' expf coefficients, Horner), and 2^k applied
-// in two steps so that k down to -149 reaches the subnormals. Returns 0 for
-// x < -104 (and -inf), +inf above 88.72.
+// e^x for f32 lanes, the same bits on every target: the arithmetic of
+// Highway's Exp (hwy/contrib/math, 1.0.3) step for step, with every
+// multiply-add rounded once. So on AVX2 and AVX-512 the bits (and the speed)
+// are Highway's, and SSE4 and scalar now compute the same ones. Reduction
+// x = q ln2 + r (q = x / ln2 rounded half away from zero, ln2 in two
+// parts), a degree-5 polynomial in Estrin's scheme, 2^q applied in two
+// steps. Valid for x <= 88.7 (the callers' range: softmax and attention
+// arguments are <= 0, SiLU clamps at 88, tanh at 18); 0 below -104; the
+// argument is converted to int first, so callers clamp -inf.
 template <class D>
 HWY_INLINE hn::Vec<D> ExpFixed(D d, hn::Vec<D> x) {
   using V = hn::Vec<D>;
   const hn::RebindToSigned<D> di;
-  const V lo = hn::Set(d, -104.f), hi = hn::Set(d, 88.7228394f);
-  const V xc = hn::Min(hn::Max(x, lo), hi);
-  // k = round(x / ln2): nearest, ties away from zero, in [-151, 128].
-  const V kf = hn::Round(hn::Mul(xc, hn::Set(d, 1.44269504088896341f)));
-  const auto k = hn::ConvertTo(di, kf);
-  V r = NegMulAddFixed(d, kf, hn::Set(d, 0.693359375f), xc);
-  r = NegMulAddFixed(d, kf, hn::Set(d, -2.12194440e-4f), r);
-  V p = hn::Set(d, 1.9875691500e-4f);
-  p = MulAddFixed(d, p, r, hn::Set(d, 1.3981999507e-3f));
-  p = MulAddFixed(d, p, r, hn::Set(d, 8.3334519073e-3f));
-  p = MulAddFixed(d, p, r, hn::Set(d, 4.1665795894e-2f));
-  p = MulAddFixed(d, p, r, hn::Set(d, 1.6666665459e-1f));
-  p = MulAddFixed(d, p, r, hn::Set(d, 5.0000001201e-1f));
-  // e^r = 1 + r + r^2 * p
-  const V er = hn::Add(MulAddFixed(d, hn::Mul(r, r), p, r), hn::Set(d, 1.f));
-  // 2^k as 2^(k - k/2) * 2^(k/2): each factor is a normal number.
-  const auto k1 = hn::ShiftRight<1>(k);
-  const auto k2 = hn::Sub(k, k1);
-  const auto bias = hn::Set(di, 127);
-  const V s1 = hn::BitCast(d, hn::ShiftLeft<23>(hn::Add(k1, bias)));
-  const V s2 = hn::BitCast(d, hn::ShiftLeft<23>(hn::Add(k2, bias)));
-  const V y = hn::Mul(hn::Mul(er, s1), s2);
-  const V inf = hn::Set(d, HUGE_VALF);
-  return hn::IfThenElse(hn::Lt(x, lo), hn::Zero(d),
-                        hn::IfThenElse(hn::Gt(x, hi), inf, y));
+  const V half = hn::Or(hn::Set(d, 0.5f), hn::And(x, hn::Set(d, -0.0f)));
+  const auto q = hn::ConvertTo(di, MulAddFixed(d, x, hn::Set(d, 1.442695040888963407359924681f), half));
+  const V qf = hn::ConvertTo(d, q);
+  V r = MulAddFixed(d, qf, hn::Set(d, -0.693145751953125f), x);
+  r = MulAddFixed(d, qf, hn::Set(d, -1.428606765330187045e-6f), r);
+  const V r2 = hn::Mul(r, r), r4 = hn::Mul(r2, r2);
+  const V p01 = MulAddFixed(d, hn::Set(d, +0.166666671633720397949219f), r, hn::Set(d, 0.5f));
+  const V p23 = MulAddFixed(d, hn::Set(d, +0.00833336077630519866943359f), r,
+                            hn::Set(d, +0.0416664853692054748535156f));
+  const V p45 = MulAddFixed(d, hn::Set(d, +0.000198527617612853646278381f), r,
+                            hn::Set(d, +0.00139304355252534151077271f));
+  const V poly = MulAddFixed(d, r4, p45, MulAddFixed(d, r2, p23, p01));
+  const V er = hn::Add(MulAddFixed(d, poly, r2, r), hn::Set(d, 1.f));
+  // 2^q as 2^(q/2) * 2^(q - q/2): each factor a normal number.
+  const auto q1 = hn::ShiftRight<1>(q);
+  const auto bias = hn::Set(di, 0x7F);
+  const V s1 = hn::BitCast(d, hn::ShiftLeft<23>(hn::Add(q1, bias)));
+  const V s2 = hn::BitCast(d, hn::ShiftLeft<23>(hn::Add(hn::Sub(q, q1), bias)));
+  return hn::IfThenElseZero(hn::Ge(x, hn::Set(d, -104.f)), hn::Mul(hn::Mul(er, s1), s2));
 }
 
 // tanh(x) for f32 lanes, the same bits on every target: an odd Taylor
@@ -121,11 +128,27 @@ HWY_INLINE hn::Vec<D> TanhFixed(D d, hn::Vec<D> x) {
   p = MulAddFixed(d, p, x2, hn::Set(d, 2.f / 15.f));
   p = MulAddFixed(d, p, x2, hn::Set(d, -1.f / 3.f));
   const V small = MulAddFixed(d, hn::Mul(p, x2), ax, ax);
-  const V e = ExpFixed(d, hn::Min(hn::Add(ax, ax), hn::Set(d, 18.f)));
+  const V e = ExpFixed(d, hn::Min(hn::Add(ax, ax), hn::Set(d, 18.f)));  // <= 88.7
   const V mid = hn::Div(hn::Sub(e, hn::Set(d, 1.f)), hn::Add(e, hn::Set(d, 1.f)));
   V t = hn::IfThenElse(hn::Lt(ax, hn::Set(d, 0.25f)), small, mid);
   t = hn::IfThenElse(hn::Gt(ax, hn::Set(d, 9.f)), hn::Set(d, 1.f), t);
   return hn::CopySign(t, x);
+}
+
+// Sum of v's lanes in the tree of FixedAcc::FoldSum: the upper half of the
+// lanes added onto the lower half, repeatedly.
+template <class D>
+HWY_INLINE hn::TFromD<D> FoldLanes(D d, hn::Vec<D> v) {
+#if HWY_TARGET == HWY_SCALAR
+  return hn::GetLane(v);  // one lane
+#else
+  if constexpr (hn::MaxLanes(D()) == 1) {
+    return hn::GetLane(v);
+  } else {
+    const hn::Half<D> dh;
+    return FoldLanes(dh, hn::Add(hn::LowerHalf(dh, v), hn::UpperHalf(dh, v)));
+  }
+#endif
 }
 
 // W virtual lanes held as W / N vectors of the target's N lanes: virtual
@@ -154,12 +177,7 @@ struct FixedAcc {
     for (size_t k = kVectors; k > 1; k /= 2) {
       for (size_t j = 0; j < k / 2; ++j) v[j] = hn::Add(v[j], v[j + k / 2]);
     }
-    HWY_ALIGN hn::TFromD<D> lanes[kN];
-    hn::Store(v[0], d, lanes);
-    for (size_t h = hn::Lanes(d) / 2; h >= 1; h /= 2) {
-      for (size_t l = 0; l < h; ++l) lanes[l] += lanes[l + h];
-    }
-    return lanes[0];
+    return FoldLanes(d, v[0]);
   }
 };
 

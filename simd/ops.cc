@@ -238,7 +238,9 @@ void SoftmaxInPlaceImpl(float* x, int64_t n) {
       if (left <= 0) break;
       HWY_ALIGN float buf[kMaxLanes];
       for (int64_t l = 0; l < NW; ++l) buf[l] = l < left ? x[at + l] : neg_inf;
-      const hn::Vec<DW> e = ExpFixed(dw, hn::Sub(hn::Load(dw, buf), vm));
+      // exp(-inf) = 0: ExpFixed wants finite arguments, and is 0 below -104.
+      const hn::Vec<DW> e =
+          ExpFixed(dw, hn::Max(hn::Sub(hn::Load(dw, buf), vm), hn::Set(dw, -120.f)));
       sum.Add(j, e);
       hn::Store(e, dw, buf);
       std::memcpy(x + at, buf, static_cast<size_t>(left) * sizeof(float));

@@ -327,9 +327,11 @@ void MatVecQ8(GgmlType weight_type, const void* w, int64_t row_bytes,
   // Resolve the dispatch target before the threads start, so they never race
   // on hwy's lazy initialisation.
   (void)IntegerDotTarget();
-  // Ranges of tens of KB of weights amortise the scheduling.
+  // Ranges of a few hundred KB of weights amortise the scheduling and the
+  // row-group kernels' start (they prefetch four groups of 8 rows ahead
+  // within a range); whole groups of 8 rows.
   const int64_t grain =
-      std::max<int64_t>(1, (64 << 10) / std::max<int64_t>(row_bytes, 1));
+      std::max<int64_t>(8, (256 << 10) / std::max<int64_t>(row_bytes, 1)) / 8 * 8;
   ParallelRanges(rows, grain, [&](int64_t r0, int64_t r1) {
     HWY_DYNAMIC_DISPATCH(MatVecQ8RowsImpl)(weight_type, w, row_bytes, &x, y,
                                            r0, r1);

@@ -10,8 +10,9 @@
 // Every int32 lane sum is exact; per block (or super-block) the lanes are
 // summed into the block's integer total, which enters the row's single f32
 // accumulator through one fused multiply-add (quant_dot.h, "One
-// arithmetic"). 32-element blocks are reduced eight at a time, so the
-// horizontal sums cost about one instruction per block.
+// arithmetic"). Eight rows go together, one per f32 lane: their lanes are
+// reduced with three rounds of phaddd (LaneSums8), and one vector FMA adds a
+// block to all eight rows.
 //
 // pmaddubsw saturates its int16 pair sums: every code fed to it is at most
 // 128 in magnitude and |x| <= 127 (the Q8 quantisers' range), so a pair sum
@@ -25,8 +26,10 @@
 #define SKV_SIMD_QUANT_DOT_X86_INL_H_
 #endif
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include "hwy/highway.h"
 #include "hwy/cache_control.h"
@@ -187,49 +190,117 @@ HWY_INLINE V32 LaneSums8(const V32* v) {
   return V32{_mm256_add_epi32(lo, hi)};
 }
 
-HWY_INLINE int32_t LaneSum(V32 v) {
-  return hn::GetLane(hn::SumOfLanes(D32(), v));
+// Rows that go together, one per f32 lane.
+constexpr int kGroupRows = 8;
+
+// The f16 at p (a block's d, dmin) of each of kCount rows, rows `row_bytes`
+// apart, as 8 f32 lanes (0 past kCount). vcvtph2ps is exact.
+template <int kCount>
+HWY_INLINE VF Halves8(const uint8_t* p, int64_t row_bytes) {
+  const auto h = [&](int i) -> short {
+    uint16_t v = 0;
+    if (i < kCount) std::memcpy(&v, p + i * row_bytes, 2);
+    return static_cast<short>(v);
+  };
+  return VF{_mm256_cvtph_ps(_mm_setr_epi16(h(0), h(1), h(2), h(3), h(4), h(5), h(6), h(7)))};
+}
+
+// The group reads its rows block by block, eight streams at once, which
+// one core's hardware prefetchers do not follow well; so while it works on
+// block b of `blocks`, it requests the b-th share of a group's bytes
+// kGroupPrefetchBytes ahead (contiguous rows) into L2, in memory order, a
+// few lines at a time. Measured on one Zen 4 core (skv_kernel_bench
+// DecodeGemv q8_0_262144x640, groups of 5.4 KB, one thread): into L1
+// (prefetcht0) 1, 2, 4 groups ahead 12-20 ms; into L2 (prefetcht1) 1 / 2 /
+// 4 / 8 groups ahead 12-15 / 8.8 / 7.7-7.9 / 8.4-9.1 ms; the row-by-row
+// kernel before it 8.7-10 ms. A distance in bytes (not groups) keeps wide
+// rows (TinyLlama's ffn_down: 25 KB groups) from prefetching past the
+// thread's rows.
+constexpr int64_t kGroupPrefetchBytes = 20 << 10;
+
+// Nothing at or past `limit` (the end of this thread's rows: the rows after
+// them belong to another thread, whose core would not see the lines).
+HWY_INLINE void PrefetchGroupAhead(const uint8_t* row0, int64_t row_bytes,
+                                   int64_t b, int64_t blocks,
+                                   const uint8_t* limit) {
+  const int64_t bytes = kGroupRows * row_bytes;
+  const uint8_t* ahead = row0 + kGroupPrefetchBytes;
+  const int64_t begin = bytes * b / blocks, end = bytes * (b + 1) / blocks;
+  for (int64_t o = begin & ~int64_t{63}; o < end && ahead + o < limit; o += 64) {
+    _mm_prefetch(reinterpret_cast<const char*>(ahead + o), _MM_HINT_T1);
+  }
+}
+
+// Up to 8 rows of a 32-block type from row0, rows `row_bytes` apart, with
+// one row per f32 lane: block by block, the rows' int32 lanes are summed
+// into one vector of the rows' exact block sums (LaneSums8), which enters
+// the rows' accumulators through one fused multiply-add. So each row
+// follows quant_dot.h's arithmetic (one chain of FMAs in block order) while
+// the chain costs one vector FMA per block for all 8 rows.
+template <class Fmt, int kCount>
+HWY_INLINE void RowGroup32(const uint8_t* row0, int64_t row_bytes,
+                           int64_t type_size, const QuantizedActivations& x,
+                           const uint8_t* limit, float* y) {
+  const DF df;
+  const int64_t blocks = x.n / 32;
+  const int8_t* xq = x.q.data();
+  const float* xd = x.d.data();
+  const int32_t* bias4 = x.bias4.data();  // [n / 4]
+  VF acc = hn::Zero(df);
+  for (int64_t b = 0; b < blocks; ++b) {
+    PrefetchGroupAhead(row0, row_bytes, b, blocks, limit);
+    const uint8_t* first = row0 + b * type_size;
+    V32 ints[8];
+    for (int i = 0; i < 8; ++i) {
+      ints[i] = i < kCount ? Fmt::Ints(first + i * row_bytes, xq + 32 * b, bias4 + 8 * b)
+                           : hn::Zero(D32());
+    }
+    const VF scale = hn::Mul(Halves8<kCount>(first, row_bytes), hn::Set(df, xd[b]));
+    acc = hn::MulAdd(hn::ConvertTo(df, LaneSums8(ints)), scale, acc);
+  }
+  alignas(32) float lanes[8];
+  hn::Store(acc, df, lanes);
+  std::memcpy(y, lanes, kCount * sizeof(float));
+}
+
+// Calls fn(std::integral_constant<int, count>) for count in [1, kGroupRows].
+template <class Fn>
+HWY_INLINE void WithCount(int count, const Fn& fn) {
+  switch (count) {
+    case 1: return fn(std::integral_constant<int, 1>());
+    case 2: return fn(std::integral_constant<int, 2>());
+    case 3: return fn(std::integral_constant<int, 3>());
+    case 4: return fn(std::integral_constant<int, 4>());
+    case 5: return fn(std::integral_constant<int, 5>());
+    case 6: return fn(std::integral_constant<int, 6>());
+    case 7: return fn(std::integral_constant<int, 7>());
+    default: return fn(std::integral_constant<int, 8>());
+  }
 }
 
 template <class Fmt>
 HWY_NOINLINE void Rows32(const uint8_t* w, int64_t row_bytes, int64_t type_size,
                          const QuantizedActivations& x, float* y, int64_t r0,
                          int64_t r1) {
-  const int64_t blocks = x.n / 32;
-  const int8_t* xq = x.q.data();
-  const float* xd = x.d.data();
-  const int32_t* bias4 = x.bias4.data();  // [n / 4]
-  for (int64_t r = r0; r < r1; ++r) {
-    const uint8_t* row = w + r * row_bytes;
-    float acc = 0.f;
-    int64_t b = 0;
-    for (; b + 8 <= blocks; b += 8) {
-      V32 ints[8];
-      float scale[8];
-      for (int k = 0; k < 8; ++k) {
-        const uint8_t* bk = row + (b + k) * type_size;
-        if (k % 2 == 0) hwy::Prefetch(bk + kPrefetchBytes);  // ~a line per pair
-        ints[k] = Fmt::Ints(bk, xq + 32 * (b + k), bias4 + 8 * (b + k));
-        scale[k] = Half(bk) * xd[b + k];
-      }
-      alignas(32) int32_t sums[8];
-      hn::Store(LaneSums8(ints), D32(), sums);
-      for (int k = 0; k < 8; ++k) acc = FusedBlockTerm(sums[k], scale[k], acc);
-    }
-    for (; b < blocks; ++b) {
-      const uint8_t* bk = row + b * type_size;
-      const V32 ints = Fmt::Ints(bk, xq + 32 * b, bias4 + 8 * b);
-      acc = FusedBlockTerm(LaneSum(ints), Half(bk) * xd[b], acc);
-    }
-    y[r] = acc;
+  const uint8_t* limit = w + r1 * row_bytes;
+  int64_t r = r0;
+  for (; r + kGroupRows <= r1; r += kGroupRows) {
+    RowGroup32<Fmt, kGroupRows>(w + r * row_bytes, row_bytes, type_size, x, limit, y + r);
+  }
+  if (r < r1) {
+    WithCount(static_cast<int>(r1 - r), [&](auto count) HWY_ATTR {
+      RowGroup32<Fmt, decltype(count)::value>(w + r * row_bytes, row_bytes, type_size, x,
+                                                limit, y + r);
+    });
   }
 }
 
 // ---------------------------------------------------------------- K-quants
 //
 // Q4_K / Q5_K / Q6_K against Q8_K activations (256 per super-block, f32
-// scale, sums of each 16 activations in x.bsums). Block() returns acc plus
-// the super-block's terms (quant_dot.h, "One arithmetic").
+// scale, sums of each 16 activations in x.bsums). Ints() returns int32 lanes
+// whose sum is the super-block's scaled integer dot, and its mins term
+// (Q4_K / Q5_K) in *msum_out.
 
 // Q4_K / Q5_K scales: 12 bytes -> 8 six-bit scales and 8 six-bit mins, four
 // at a time in 32-bit words (same layout as UnpackScaleMinK4).
@@ -254,8 +325,10 @@ HWY_INLINE void ScalesMinsK4(const uint8_t* p, uint8_t* sc, uint8_t* mn) {
 // the fifth bits of element l of those sub-blocks.
 template <bool kFiveBit>
 struct X45_K {
-  static HWY_INLINE float Block(const uint8_t* wb, const int8_t* xq,
-                                const int16_t* bsums, float dx, float acc) {
+  static constexpr int kD = 0;     // byte offset of d (f16)
+  static constexpr int kDmin = 2;  // byte offset of dmin (f16)
+  static HWY_INLINE V32 Ints(const uint8_t* wb, const int8_t* xq,
+                             const int16_t* bsums, int32_t* msum_out) {
     const D8 d8;
     uint8_t sc[8], mn[8];
     ScalesMinsK4(wb + 4, sc, mn);
@@ -281,8 +354,8 @@ struct X45_K {
     }
     int msum = 0;
     for (int j = 0; j < 8; ++j) msum += mn[j] * (bsums[2 * j] + bsums[2 * j + 1]);
-    acc = FusedBlockTerm(LaneSum(isum), Half(wb) * dx, acc);
-    return FusedBlockTerm(-msum, Half(wb + 2) * dx, acc);
+    *msum_out = msum;
+    return isum;
   }
 };
 
@@ -305,8 +378,10 @@ constexpr Q6ScaleIndex kQ6ScaleIndex;
 // Q6_K: codes q + 32 in [0, 63] (4 low bits from ql, 2 high from qh), signed
 // 8-bit scales per 16 elements; the +32 is removed with the activation sums.
 struct X6_K {
-  static HWY_INLINE float Block(const uint8_t* wb, const int8_t* xq,
-                                const int16_t* bsums, float dx, float acc) {
+  static constexpr int kD = 208;   // byte offset of d (f16)
+  static constexpr int kDmin = -1;  // no mins: the -32 leaves in int32
+  static HWY_INLINE V32 Ints(const uint8_t* wb, const int8_t* xq,
+                             const int16_t* bsums, int32_t* msum_out) {
     const D8 d8;
     const DU16 du16;
     const int8_t* sc = reinterpret_cast<const int8_t*>(wb + 192);  // [16]
@@ -340,28 +415,61 @@ struct X6_K {
     // Remove 32 * sum_s sc[s] * bsum[s].
     const V16 sc16 = hn::PromoteTo(D16(), hn::LoadU(hn::Full128<int8_t>(), sc));
     const V32 corr = MulPairs16(sc16, hn::LoadU(D16(), bsums));
-    isum = hn::Sub(isum, hn::ShiftLeft<5>(corr));
-    return FusedBlockTerm(LaneSum(isum), Half(wb + 208) * dx, acc);
+    *msum_out = 0;
+    return hn::Sub(isum, hn::ShiftLeft<5>(corr));
   }
 };
+
+// Up to 8 rows of a K-quant type, one row per f32 lane, as RowGroup32:
+// per super-block one FMA of the rows' exact sums with d_w * d_x, and for
+// Q4_K / Q5_K one of their mins terms with -dmin_w * d_x.
+template <class Fmt, int kCount>
+HWY_INLINE void RowGroup256(const uint8_t* row0, int64_t row_bytes,
+                            int64_t type_size, const QuantizedActivations& x,
+                            const uint8_t* limit, float* y) {
+  const DF df;
+  const int64_t blocks = x.n / 256;
+  const int8_t* xq = x.q.data();
+  const float* xd = x.d.data();
+  const int16_t* bsums = x.bsums.data();  // [n / 16]
+  VF acc = hn::Zero(df);
+  for (int64_t b = 0; b < blocks; ++b) {
+    PrefetchGroupAhead(row0, row_bytes, b, blocks, limit);
+    const uint8_t* first = row0 + b * type_size;
+    V32 ints[8];
+    alignas(32) int32_t msum[8] = {};
+    for (int i = 0; i < 8; ++i) {
+      ints[i] = i < kCount ? Fmt::Ints(first + i * row_bytes, xq + 256 * b,
+                                       bsums + 16 * b, &msum[i])
+                           : hn::Zero(D32());
+    }
+    const VF dx = hn::Set(df, xd[b]);
+    const VF d = hn::Mul(Halves8<kCount>(first + Fmt::kD, row_bytes), dx);
+    acc = hn::MulAdd(hn::ConvertTo(df, LaneSums8(ints)), d, acc);
+    if constexpr (Fmt::kDmin >= 0) {
+      const VF dmin = hn::Mul(Halves8<kCount>(first + Fmt::kDmin, row_bytes), dx);
+      acc = hn::NegMulAdd(hn::ConvertTo(df, hn::Load(D32(), msum)), dmin, acc);
+    }
+  }
+  alignas(32) float lanes[8];
+  hn::Store(acc, df, lanes);
+  std::memcpy(y, lanes, kCount * sizeof(float));
+}
 
 template <class Fmt>
 HWY_NOINLINE void Rows256(const uint8_t* w, int64_t row_bytes,
                           int64_t type_size, const QuantizedActivations& x,
                           float* y, int64_t r0, int64_t r1) {
-  const int64_t blocks = x.n / 256;
-  const int8_t* xq = x.q.data();
-  const float* xd = x.d.data();
-  const int16_t* bsums = x.bsums.data();  // [n / 16]
-  for (int64_t r = r0; r < r1; ++r) {
-    const uint8_t* row = w + r * row_bytes;
-    float acc = 0.f;
-    for (int64_t b = 0; b < blocks; ++b) {
-      const uint8_t* ahead = row + b * type_size + kPrefetchBytes;
-      for (int64_t o = 0; o < type_size; o += 64) hwy::Prefetch(ahead + o);
-      acc = Fmt::Block(row + b * type_size, xq + 256 * b, bsums + 16 * b, xd[b], acc);
-    }
-    y[r] = acc;
+  const uint8_t* limit = w + r1 * row_bytes;
+  int64_t r = r0;
+  for (; r + kGroupRows <= r1; r += kGroupRows) {
+    RowGroup256<Fmt, kGroupRows>(w + r * row_bytes, row_bytes, type_size, x, limit, y + r);
+  }
+  if (r < r1) {
+    WithCount(static_cast<int>(r1 - r), [&](auto count) HWY_ATTR {
+      RowGroup256<Fmt, decltype(count)::value>(w + r * row_bytes, row_bytes, type_size, x,
+                                                limit, y + r);
+    });
   }
 }
 
