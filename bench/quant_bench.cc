@@ -121,6 +121,10 @@ SKV_DECODE_BENCH(q8_0_2048x2048, GgmlType::kQ8_0, 2048, 2048);
 // DRAM-sized K-quant matrices (a vocabulary projection): streaming, not L3.
 SKV_DECODE_BENCH(q4_K_262144x768, GgmlType::kQ4_K, 262144, 768);
 SKV_DECODE_BENCH(q6_K_262144x768, GgmlType::kQ6_K, 262144, 768);
+// DRAM-sized TinyLlama shapes: attention / gate rows of 2048, ffn_down's
+// rows of 5632 (a matrix's worth of each, stacked past the L3).
+SKV_DECODE_BENCH(q4_K_65536x2048, GgmlType::kQ4_K, 65536, 2048);
+SKV_DECODE_BENCH(q4_K_16384x5632, GgmlType::kQ4_K, 16384, 5632);
 
 }  // namespace
 }  // namespace skv

@@ -299,8 +299,8 @@ HWY_NOINLINE void Rows32(const uint8_t* w, int64_t row_bytes, int64_t type_size,
 //
 // Q4_K / Q5_K / Q6_K against Q8_K activations (256 per super-block, f32
 // scale, sums of each 16 activations in x.bsums). Ints() returns int32 lanes
-// whose sum is the super-block's scaled integer dot, and its mins term
-// (Q4_K / Q5_K) in *msum_out.
+// whose sum is the super-block's scaled integer dot, and in *mins the lanes
+// of its mins term (Q4_K / Q5_K; zero for Q6_K).
 
 // Q4_K / Q5_K scales: 12 bytes -> 8 six-bit scales and 8 six-bit mins, four
 // at a time in 32-bit words (same layout as UnpackScaleMinK4).
@@ -323,19 +323,41 @@ HWY_INLINE void ScalesMinsK4(const uint8_t* p, uint8_t* sc, uint8_t* mn) {
 // Group g (64 elements) reads bytes 32g..32g+31 of the codes: low nibbles
 // are sub-block 2g, high nibbles 2g+1. Q5_K: bits 2g and 2g+1 of qh[l] are
 // the fifth bits of element l of those sub-blocks.
+// pshufb indices that broadcast int16 lane k of a 128-bit vector (held in
+// both halves) to all 16 int16 lanes: a K-quant sub-block scale as
+// pmaddwd's multiplier, one shuffle instead of a scalar load and broadcast.
+struct K4ScaleIndex {
+  alignas(32) uint8_t idx[8][32];
+  constexpr K4ScaleIndex() : idx{} {
+    for (int k = 0; k < 8; ++k) {
+      for (int j = 0; j < 32; ++j) idx[k][j] = static_cast<uint8_t>(2 * k + (j & 1));
+    }
+  }
+};
+constexpr K4ScaleIndex kK4ScaleIndex;
+
 template <bool kFiveBit>
 struct X45_K {
   static constexpr int kD = 0;     // byte offset of d (f16)
   static constexpr int kDmin = 2;  // byte offset of dmin (f16)
+  // The super-block's int32 lanes, and in *mins the lanes of its mins term
+  // (sum_j mn[j] * (bsum[2j] + bsum[2j+1]) over the lanes).
   static HWY_INLINE V32 Ints(const uint8_t* wb, const int8_t* xq,
-                             const int16_t* bsums, int32_t* msum_out) {
+                             const int16_t* bsums, V32* mins) {
     const D8 d8;
-    uint8_t sc[8], mn[8];
+    alignas(16) uint8_t sc[16], mn[16];
     ScalesMinsK4(wb + 4, sc, mn);
     const uint8_t* q = wb + (kFiveBit ? 48 : 16);  // [128]
     V8 qh = hn::Zero(d8);                          // [32] Q5_K only
     if (kFiveBit) qh = hn::LoadU(d8, wb + 16);
     const V8 k16 = hn::Set(d8, 0x10);
+    // The 8 scales as int16 in both 128-bit halves.
+    const __m256i sc16 = _mm256_broadcastsi128_si256(
+        _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(sc))));
+    const auto scale = [&](int k) {
+      return V16{_mm256_shuffle_epi8(
+          sc16, _mm256_load_si256(reinterpret_cast<const __m256i*>(kK4ScaleIndex.idx[k])))};
+    };
     V32 isum = hn::Zero(D32());
     for (int g = 0; g < 4; ++g) {
       const V8 v = hn::LoadU(d8, q + 32 * g);
@@ -349,12 +371,13 @@ struct X45_K {
       }
       const V16 p_lo = MulPairsU8(lo, hn::LoadU(DS8(), xq + 64 * g));
       const V16 p_hi = MulPairsU8(hi, hn::LoadU(DS8(), xq + 64 * g + 32));
-      isum = hn::Add(isum, MulPairs16(p_lo, hn::Set(D16(), sc[2 * g])));
-      isum = hn::Add(isum, MulPairs16(p_hi, hn::Set(D16(), sc[2 * g + 1])));
+      isum = hn::Add(isum, MulPairs16(p_lo, scale(2 * g)));
+      isum = hn::Add(isum, MulPairs16(p_hi, scale(2 * g + 1)));
     }
-    int msum = 0;
-    for (int j = 0; j < 8; ++j) msum += mn[j] * (bsums[2 * j] + bsums[2 * j + 1]);
-    *msum_out = msum;
+    // mn[j] in int16 lanes 2j and 2j + 1, against the 16 bsums.
+    const __m128i m16 = _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(mn)));
+    const V16 mdup{_mm256_set_m128i(_mm_unpackhi_epi16(m16, m16), _mm_unpacklo_epi16(m16, m16))};
+    *mins = MulPairs16(hn::LoadU(D16(), bsums), mdup);
     return isum;
   }
 };
@@ -381,7 +404,7 @@ struct X6_K {
   static constexpr int kD = 208;   // byte offset of d (f16)
   static constexpr int kDmin = -1;  // no mins: the -32 leaves in int32
   static HWY_INLINE V32 Ints(const uint8_t* wb, const int8_t* xq,
-                             const int16_t* bsums, int32_t* msum_out) {
+                             const int16_t* bsums, V32* mins) {
     const D8 d8;
     const DU16 du16;
     const int8_t* sc = reinterpret_cast<const int8_t*>(wb + 192);  // [16]
@@ -415,7 +438,7 @@ struct X6_K {
     // Remove 32 * sum_s sc[s] * bsum[s].
     const V16 sc16 = hn::PromoteTo(D16(), hn::LoadU(hn::Full128<int8_t>(), sc));
     const V32 corr = MulPairs16(sc16, hn::LoadU(D16(), bsums));
-    *msum_out = 0;
+    *mins = hn::Zero(D32());
     return hn::Sub(isum, hn::ShiftLeft<5>(corr));
   }
 };
@@ -436,19 +459,20 @@ HWY_INLINE void RowGroup256(const uint8_t* row0, int64_t row_bytes,
   for (int64_t b = 0; b < blocks; ++b) {
     PrefetchGroupAhead(row0, row_bytes, b, blocks, limit);
     const uint8_t* first = row0 + b * type_size;
-    V32 ints[8];
-    alignas(32) int32_t msum[8] = {};
+    V32 ints[8], mins[8];
     for (int i = 0; i < 8; ++i) {
-      ints[i] = i < kCount ? Fmt::Ints(first + i * row_bytes, xq + 256 * b,
-                                       bsums + 16 * b, &msum[i])
-                           : hn::Zero(D32());
+      if (i < kCount) {
+        ints[i] = Fmt::Ints(first + i * row_bytes, xq + 256 * b, bsums + 16 * b, &mins[i]);
+      } else {
+        ints[i] = mins[i] = hn::Zero(D32());
+      }
     }
     const VF dx = hn::Set(df, xd[b]);
     const VF d = hn::Mul(Halves8<kCount>(first + Fmt::kD, row_bytes), dx);
     acc = hn::MulAdd(hn::ConvertTo(df, LaneSums8(ints)), d, acc);
     if constexpr (Fmt::kDmin >= 0) {
       const VF dmin = hn::Mul(Halves8<kCount>(first + Fmt::kDmin, row_bytes), dx);
-      acc = hn::NegMulAdd(hn::ConvertTo(df, hn::Load(D32(), msum)), dmin, acc);
+      acc = hn::NegMulAdd(hn::ConvertTo(df, LaneSums8(mins)), dmin, acc);
     }
   }
   alignas(32) float lanes[8];
