@@ -179,8 +179,9 @@ HWY_INLINE float DotPlain(const T* w, const float* x, int64_t n, Load load,
   int64_t i = 0;
   for (; i + kW <= n; i += kW) {
     // Decode streams each weight once: prefetch 2 KiB ahead (a row's end
-    // runs into the next row) so one core keeps enough lines in flight;
-    // the reason and measurements are at kPrefetchBytes in quant_dot_x86-inl.h.
+    // runs into the next row) so one core keeps enough lines in flight (one
+    // core's hardware prefetchers alone reached 6.3 GB/s on a DRAM-sized
+    // Q8_0 GEMV, 9.5-9.8 with a 2-4 KiB software prefetch).
     const char* ahead = reinterpret_cast<const char*>(w + i) + 2048;
     for (size_t o = 0; o < kW * sizeof(T); o += 64) hwy::Prefetch(ahead + o);
     for (int64_t j = 0; j < kW / N; ++j) {

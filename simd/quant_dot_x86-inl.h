@@ -98,14 +98,6 @@ HWY_INLINE V8 HighNibbles(V8 v) {
 
 // ---------------------------------------------------------------- 32-blocks
 //
-// Software prefetch distance of the row kernels, in bytes ahead of the
-// block being read. A decode GEMV streams each weight byte once; one core's
-// hardware prefetchers alone keep too few lines in flight to reach the
-// DRAM bandwidth (Q8_0 262144 x 640, one thread: 6.3 GB/s without, 7.5 at
-// 512 bytes, 9.5-9.8 at 2048-4096; skv_kernel_bench DecodeGemv). Rows are
-// contiguous, so prefetching past a row's end fetches the next row.
-constexpr int64_t kPrefetchBytes = 2048;
-
 // Q8_0 / Q4_0 / Q5_0 against Q8_0 activations. Ints() returns int32 lanes
 // whose sum is exactly sum_j w_j * x_j of one block (w signed). Kernels that
 // multiply unsigned codes (w + offset) start from x.bias4, which holds
