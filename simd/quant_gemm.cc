@@ -86,8 +86,6 @@ HWY_EXPORT(GemmPanelsImpl);
 
 bool HasIntegerGemm(GgmlType weight_type) { return HasIntegerDot(weight_type); }
 
-bool HasPanelGemm() { return HWY_DYNAMIC_DISPATCH(PanelRowsImpl)() > 0; }
-
 void MatMulQ8(GgmlType weight_type, const void* w, int64_t row_bytes,
               const QuantizedActivations* x, int64_t T, float* y,
               int64_t y_stride, int64_t rows) {

@@ -23,10 +23,6 @@ namespace skv {
 // HasIntegerDot: Q4_0, Q5_0, Q8_0, Q4_K, Q5_K, Q6_K), on every target.
 bool HasIntegerGemm(GgmlType weight_type);
 
-// True where the dispatched target has panel kernels (AVX2 or better): the
-// integer GEMM is then faster than dequantise + sgemm.
-bool HasPanelGemm();
-
 // y[t * y_stride + r] = DotQ8(row r of w, x[t]) for t in [0, T), r in
 // [0, rows). x: [T] activations quantised for `weight_type`, all of the same
 // length (the weights' columns) and all finite; rows are `row_bytes` apart.
