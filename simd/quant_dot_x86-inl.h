@@ -270,21 +270,26 @@ HWY_INLINE void WithCount(int count, const Fn& fn) {
   }
 }
 
+// Rows [r0, r1) in groups of kGroupRows: group(count, row0, y0) with count
+// a compile-time constant (kGroupRows, then the remainder).
+template <class Group>
+HWY_INLINE void ForEachRowGroup(int64_t r0, int64_t r1, const Group& group) {
+  int64_t r = r0;
+  for (; r + kGroupRows <= r1; r += kGroupRows) {
+    group(std::integral_constant<int, kGroupRows>(), r);
+  }
+  if (r < r1) WithCount(static_cast<int>(r1 - r), [&](auto count) HWY_ATTR { group(count, r); });
+}
+
 template <class Fmt>
 HWY_NOINLINE void Rows32(const uint8_t* w, int64_t row_bytes, int64_t type_size,
                          const QuantizedActivations& x, float* y, int64_t r0,
                          int64_t r1) {
   const uint8_t* limit = w + r1 * row_bytes;
-  int64_t r = r0;
-  for (; r + kGroupRows <= r1; r += kGroupRows) {
-    RowGroup32<Fmt, kGroupRows>(w + r * row_bytes, row_bytes, type_size, x, limit, y + r);
-  }
-  if (r < r1) {
-    WithCount(static_cast<int>(r1 - r), [&](auto count) HWY_ATTR {
-      RowGroup32<Fmt, decltype(count)::value>(w + r * row_bytes, row_bytes, type_size, x,
-                                                limit, y + r);
-    });
-  }
+  ForEachRowGroup(r0, r1, [&](auto count, int64_t r) HWY_ATTR {
+    RowGroup32<Fmt, decltype(count)::value>(w + r * row_bytes, row_bytes, type_size, x,
+                                            limit, y + r);
+  });
 }
 
 // ---------------------------------------------------------------- K-quants
@@ -477,16 +482,10 @@ HWY_NOINLINE void Rows256(const uint8_t* w, int64_t row_bytes,
                           int64_t type_size, const QuantizedActivations& x,
                           float* y, int64_t r0, int64_t r1) {
   const uint8_t* limit = w + r1 * row_bytes;
-  int64_t r = r0;
-  for (; r + kGroupRows <= r1; r += kGroupRows) {
-    RowGroup256<Fmt, kGroupRows>(w + r * row_bytes, row_bytes, type_size, x, limit, y + r);
-  }
-  if (r < r1) {
-    WithCount(static_cast<int>(r1 - r), [&](auto count) HWY_ATTR {
-      RowGroup256<Fmt, decltype(count)::value>(w + r * row_bytes, row_bytes, type_size, x,
-                                                limit, y + r);
-    });
-  }
+  ForEachRowGroup(r0, r1, [&](auto count, int64_t r) HWY_ATTR {
+    RowGroup256<Fmt, decltype(count)::value>(w + r * row_bytes, row_bytes, type_size, x,
+                                             limit, y + r);
+  });
 }
 
 }  // namespace x86
