@@ -58,7 +58,7 @@ Vectors LoadVectors(const std::string& base) {
 class VocabVectors : public testing::TestWithParam<const char*> {};
 
 TEST_P(VocabVectors, MatchLlamaCpp) {
-  const std::string base = std::string(SKV_SHARED_DIR) + "/data/tokenizer/ggml-vocab-" +
+  const std::string base = std::string(SKV_TEST_DATA_DIR) + "/tokenizer/ggml-vocab-" +
                            GetParam() + ".gguf";
   if (!std::filesystem::exists(base + ".inp")) GTEST_SKIP() << "no vectors at " << base;
   if (!std::filesystem::exists(base)) {

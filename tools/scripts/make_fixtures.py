@@ -3,10 +3,10 @@
 
 The weights are random but scaled so that the next-token distributions are
 peaked (a wrong kernel changes the argmax, so the correctness tests can fail).
-Tokenizers are copied from the vocab-only GGUF files in ../shared/data/tokenizer
+Tokenizers are copied from the vocab-only GGUF files in tests/data/tokenizer
 so that llama.cpp (the reference) can load the same files.
 
-Usage: make_fixtures.py --out DIR [--shared ../shared]
+Usage: make_fixtures.py --out DIR [--vocab-dir tests/data/tokenizer]
 Writes DIR/llama-fixture.gguf, DIR/llama-yarn-fixture.gguf and
 DIR/qwen2-fixture.gguf (deterministic).
 """
@@ -165,10 +165,11 @@ for _name in ("llama", "qwen2"):
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--out", required=True)
-    ap.add_argument("--shared", default=os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared"))
+    ap.add_argument("--vocab-dir", default=os.path.join(os.path.dirname(__file__), "..", "..",
+                                                        "tests", "data", "tokenizer"))
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
-    vocab_dir = os.path.join(args.shared, "data", "tokenizer")
+    vocab_dir = args.vocab_dir
     for name, (arch, vocab, cfg) in sorted(FIXTURES.items()):
         path = os.path.join(args.out, name)
         # Seeded by name: adding a fixture never changes the others.
